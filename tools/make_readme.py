@@ -11,7 +11,8 @@ for cell in nb['cells']:
     if cell['cell_type'] == 'markdown': out.append(src)
     elif cell['cell_type'] == 'code':
         code = '\n'.join(l for l in src.splitlines() if not l.startswith('#|'))
-        if code.strip(): out.append(f'```python\n{code}\n```')
+        echo = not any(l.replace(' ', '') == '#|echo:false' for l in src.splitlines())
+        if echo and code.strip(): out.append(f'```python\n{code}\n```')
         for o in cell.get('outputs', []):
             data = o.get('data', {})
             if 'image/png' in data:
