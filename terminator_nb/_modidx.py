@@ -174,6 +174,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                          'terminator_nb.optimizer._check_beta': ( 'optimizer.html#_check_beta',
                                                                                   'terminator_nb/optimizer.py'),
                                          'terminator_nb.optimizer._check_lr': ('optimizer.html#_check_lr', 'terminator_nb/optimizer.py'),
+                                         'terminator_nb.optimizer._ema': ('optimizer.html#_ema', 'terminator_nb/optimizer.py'),
                                          'terminator_nb.optimizer.ema_grad': ('optimizer.html#ema_grad', 'terminator_nb/optimizer.py'),
                                          'terminator_nb.optimizer.ema_grad2': ('optimizer.html#ema_grad2', 'terminator_nb/optimizer.py'),
                                          'terminator_nb.optimizer.sign_avg2_step': ( 'optimizer.html#sign_avg2_step',
