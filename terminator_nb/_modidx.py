@@ -163,6 +163,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                      'terminator_nb.model.n_params': ('model.html#n_params', 'terminator_nb/model.py'),
                                      'terminator_nb.model.parameter_table': ('model.html#parameter_table', 'terminator_nb/model.py'),
                                      'terminator_nb.model.terminator_cifar': ('model.html#terminator_cifar', 'terminator_nb/model.py'),
+                                     'terminator_nb.model.terminator_for': ('model.html#terminator_for', 'terminator_nb/model.py'),
                                      'terminator_nb.model.terminator_mnist1d': ('model.html#terminator_mnist1d', 'terminator_nb/model.py'),
                                      'terminator_nb.model.terminator_seq': ('model.html#terminator_seq', 'terminator_nb/model.py'),
                                      'terminator_nb.model.terminator_seq_digits': ( 'model.html#terminator_seq_digits',

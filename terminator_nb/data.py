@@ -10,8 +10,8 @@ __all__ = ['Layout', 'LAYOUTS', 'STATS', 'Raw', 'STL10_CLASSES', 'REAL', 'OFFLIN
            'digits_arrays', 'mnist_small_arrays', 'mnist1d_arrays', 'digits_dls', 'mnist_small_dls', 'mnist1d_dls',
            'get_dls']
 
-# %% ../nbs/09_data.ipynb #a55ef2d4
-import os, random, pickle, hashlib
+# %% ../nbs/09_data.ipynb #067cb52b
+import os, random, hashlib
 from pathlib import Path
 from collections import namedtuple
 
@@ -19,16 +19,16 @@ import numpy as np
 import torch
 import matplotlib.pyplot as plt
 from plum import dispatch
-from fastcore.basics import store_attr, first
+from fastcore.basics import store_attr
 from fastcore.foundation import L
 from fasttransform import Transform, DisplayedTransform
 from fastai.torch_core import TensorBase, TensorImage, TensorImageBW, TensorCategory
-from fastai.data.core import TfmdLists, Datasets, DataLoaders, get_show_batch_func
+from fastai.data.core import TfmdLists, Datasets, get_show_batch_func
 from fastai.data.transforms import IntToFloatTensor, Normalize, Category, CategoryMap
 from fastai.losses import CrossEntropyLossFlat
 from fastai.vision.data import get_grid
 
-# %% ../nbs/09_data.ipynb #eebd7824
+# %% ../nbs/09_data.ipynb #2e023d19
 class TensorSeq(TensorBase):
     "A 1D sequence `c l` (one item) or a batch `b c l`; `show` plots one line per channel"
     def show(self,
@@ -44,14 +44,14 @@ class TensorSeq(TensorBase):
         if title is not None: ctx.set_title(title)
         return ctx
 
-# %% ../nbs/09_data.ipynb #6d9c8d2d
+# %% ../nbs/09_data.ipynb #21bb3a9a
 @dispatch
 def show_batch(x:TensorSeq, y, samples, ctxs=None, max_n=9, nrows=None, ncols=None, figsize=None, **kwargs):
     "`show_batch` for sequences: a grid of line plots titled with their labels"
     if ctxs is None: ctxs = get_grid(min(len(samples), max_n), nrows=nrows, ncols=ncols, figsize=figsize)
     return get_show_batch_func(object)(x, y, samples, ctxs=ctxs, max_n=max_n, **kwargs)
 
-# %% ../nbs/09_data.ipynb #27eebb20
+# %% ../nbs/09_data.ipynb #3082beaf
 class ArrayToTensor(Transform):
     "Turn one row of a numpy array into a tensor of type `cls`; carries the model-facing `terminator_meta`"
     def __init__(self,
@@ -60,7 +60,7 @@ class ArrayToTensor(Transform):
         store_attr()
     def encodes(self, o:np.ndarray): return self.cls(torch.from_numpy(np.ascontiguousarray(o)))
 
-# %% ../nbs/09_data.ipynb #60958379
+# %% ../nbs/09_data.ipynb #a76a80c4
 class IntCategorize(DisplayedTransform):
     "Integer class index → `TensorCategory`; decodes to the class name. Gives `dls.c`, `dls.vocab` and the default loss"
     loss_func,order = CrossEntropyLossFlat(),1
@@ -70,7 +70,7 @@ class IntCategorize(DisplayedTransform):
     def encodes(self, o): return TensorCategory(int(o))
     def decodes(self, o): return Category(self.vocab[int(o)])
 
-# %% ../nbs/09_data.ipynb #eebd01c0
+# %% ../nbs/09_data.ipynb #77d86122
 class PadCropFlip(DisplayedTransform):
     "Training-only batch augmentation: zero-pad by `pad`, random crop back to size, random horizontal flip"
     split_idx,order = 0,50
@@ -93,26 +93,26 @@ class PadCropFlip(DisplayedTransform):
             t = torch.where(m[:,None,None,None], t.flip(-1), t)
         return type(x)(t)
 
-# %% ../nbs/09_data.ipynb #c2131343
+# %% ../nbs/09_data.ipynb #42c96664
 class ToSeq(DisplayedTransform):
     "Flatten a batch of images `b c h w` into pixel sequences `b c (h w)`, row-major (raster) order"
     order = 100
     def encodes(self, x:TensorImage): return TensorSeq(x.as_subclass(torch.Tensor).flatten(2))
 
-# %% ../nbs/09_data.ipynb #9dec7bf6
+# %% ../nbs/09_data.ipynb #2ad7bf81
 def seq_perm(l:int,    # sequence length
              seed=0):  # seed of the numpy generator
     "The fixed permutation of `range(l)` used for permuted sequences (numpy `default_rng(seed)`)"
     return torch.from_numpy(np.random.default_rng(seed).permutation(l)).long()
 
-# %% ../nbs/09_data.ipynb #115a26b3
+# %% ../nbs/09_data.ipynb #175206f1
 class PermuteSeq(DisplayedTransform):
     "Reorder the positions of `b c l` sequences by a fixed permutation (same for train and valid)"
     parameters,order = L('perm'),101
     def __init__(self, perm): self.perm = torch.as_tensor(perm, dtype=torch.long) # a permutation of `range(l)`
     def encodes(self, x:TensorSeq): return x[..., self.perm]
 
-# %% ../nbs/09_data.ipynb #b310f36e
+# %% ../nbs/09_data.ipynb #120600b6
 def seeded_split(y,               # integer labels
                  valid_pct=0.2,   # fraction of every class to hold out
                  seed=0):         # seed of the numpy generator
@@ -126,7 +126,7 @@ def seeded_split(y,               # integer labels
         is_val[members[:int(valid_pct * len(members) + 0.5)]] = True  # round half up, per class
     return perm[~is_val[perm]], perm[is_val[perm]]
 
-# %% ../nbs/09_data.ipynb #68b9adaa
+# %% ../nbs/09_data.ipynb #2c330f0f
 def image_dls(x_train, y_train,   # training images `N c h w` (uint8) and integer labels
               x_valid, y_valid,   # validation images and labels (never shuffled)
               classes,            # class names, in label order
@@ -154,7 +154,7 @@ def image_dls(x_train, y_train,   # training images `N c h w` (uint8) and intege
     return arrays_dls(x_train, y_train, x_valid, y_valid, classes, TensorImageBW if c == 1 else TensorImage,
                       meta, batch_tfms, bs=bs, **kwargs)
 
-# %% ../nbs/09_data.ipynb #96d643d2
+# %% ../nbs/09_data.ipynb #d3dbcca6
 def arrays_dls(x_train, y_train, x_valid, y_valid, # arrays: one row per item, integer labels
                classes,            # class names, in label order
                cls,                # tensor type of one item (`TensorImage`, `TensorImageBW`, `TensorSeq`)
@@ -174,7 +174,7 @@ def arrays_dls(x_train, y_train, x_valid, y_valid, # arrays: one row per item, i
     dsets = Datasets(tls=tls, n_inp=1)
     return dsets.dataloaders(bs=bs, after_batch=batch_tfms or [], num_workers=num_workers, device=device, **kwargs)
 
-# %% ../nbs/09_data.ipynb #7e8d57af
+# %% ../nbs/09_data.ipynb #caa0d201
 def dls_meta(dls): # a fastai `DataLoaders`
     "The record a model needs: `data_dim`, `in_channels`, `size`, `n_classes` (+ `name`, `seq`, `permuted`)"
     m = getattr(dls, 'terminator_meta', None)
@@ -183,11 +183,11 @@ def dls_meta(dls): # a fastai `DataLoaders`
     return dict(name=None, data_dim=x.ndim - 2, in_channels=x.shape[1], size=tuple(x.shape[2:]),
                 n_classes=getattr(dls, 'c', None), seq=x.ndim == 3, permuted=None)
 
-# %% ../nbs/09_data.ipynb #3cd30b75
+# %% ../nbs/09_data.ipynb #172488e4
 class DatasetNotFoundError(FileNotFoundError):
     "A dataset's files are not where terminator_nb expects them (it never downloads)"
 
-# %% ../nbs/09_data.ipynb #8d33f956
+# %% ../nbs/09_data.ipynb #b369f916
 Layout = namedtuple('Layout', 'folder files source')
 Layout.__doc__ = "Where a real dataset lives under `path`: sub-`folder`, required `files`, and where to get them"
 
@@ -206,7 +206,7 @@ STATS = dict(mnist=((0.1307,), (0.3081,)),
              cifar100=((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
              stl10=((0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713)))
 
-# %% ../nbs/09_data.ipynb #b3b2cac7
+# %% ../nbs/09_data.ipynb #cc5f7ae8
 def check_layout(name,  # one of `LAYOUTS`: 'mnist', 'cifar10', 'cifar100', 'stl10'
                  path): # the data folder holding the dataset's sub-folder
     "Return the dataset folder under `path`, or raise `DatasetNotFoundError` saying exactly what to put where"
@@ -222,7 +222,7 @@ def check_layout(name,  # one of `LAYOUTS`: 'mnist', 'cifar10', 'cifar100', 'stl
                                    f"Put {lay.folder}/ ({lay.source}) under {root} (terminator_nb never downloads).")
     return root/lay.folder
 
-# %% ../nbs/09_data.ipynb #6af096bf
+# %% ../nbs/09_data.ipynb #565ed7c0
 Raw = namedtuple('Raw', 'x_train y_train x_test y_test classes')
 Raw.__doc__ = "A dataset as uint8 image arrays `N c h w`, int64 labels and class names"
 
@@ -234,7 +234,7 @@ def _tv(cls, name, root, **kwargs):
         raise RuntimeError(f"{name}: torchvision rejected the files in {Path(root)/lay.folder} ({e}) - they are incomplete or their "
                            f"md5 sums differ from the official release; replace them with {lay.source}.") from e
 
-# %% ../nbs/09_data.ipynb #4aa46865
+# %% ../nbs/09_data.ipynb #78fc5b93
 def read_mnist(path): # data folder holding `MNIST/raw/`
     "MNIST train/test through `torchvision.datasets.MNIST` (`download=False`)"
     from torchvision.datasets import MNIST
@@ -263,7 +263,7 @@ def read_stl10(path): # data folder holding `stl10_binary/`
     return Raw(np.ascontiguousarray(tr.data), tr.labels.astype(np.int64), np.ascontiguousarray(te.data), te.labels.astype(np.int64),
                list(getattr(tr, 'classes', STL10_CLASSES)))
 
-# %% ../nbs/09_data.ipynb #b234c894
+# %% ../nbs/09_data.ipynb #d30455f9
 def real_dls(raw:Raw,          # arrays from `read_mnist`/`read_cifar`/`read_stl10`
              name,             # dataset name (for the meta record)
              valid_pct=None,   # `None`: official test split as valid; else hold out this fraction of train
@@ -308,7 +308,7 @@ def stl10_dls(path,            # data folder holding `stl10_binary/`
     return real_dls(read_stl10(path), 'stl10', stats=STATS['stl10'], pad=12 if augment else 0, flip=augment,
                     seq=seq, permuted=permuted, **kwargs)
 
-# %% ../nbs/09_data.ipynb #51e84206
+# %% ../nbs/09_data.ipynb #0023d00e
 def cache_dir():
     "User cache folder for terminator_nb (`$TERMINATOR_NB_CACHE`, else `$XDG_CACHE_HOME/terminator_nb`, else `~/.cache/terminator_nb`)"
     d = os.environ.get('TERMINATOR_NB_CACHE') or Path(os.environ.get('XDG_CACHE_HOME') or '~/.cache').expanduser()/'terminator_nb'
@@ -328,7 +328,7 @@ def _cached_npz(fname, make):
     os.replace(tmp, fn)
     return arrs
 
-# %% ../nbs/09_data.ipynb #c7c148c7
+# %% ../nbs/09_data.ipynb #3c3d9514
 def digits_arrays():
     "sklearn's digits as uint8 `1797 1 8 8` images (0..16) and int64 labels"
     from sklearn.datasets import load_digits
@@ -357,7 +357,7 @@ def mnist1d_arrays():
                     x_test=d['x_test'][:,None].astype(np.float32), y_test=d['y_test'].astype(np.int64))
     return _cached_npz(f'mnist1d_{key}.npz', make)
 
-# %% ../nbs/09_data.ipynb #03a8de95
+# %% ../nbs/09_data.ipynb #1cf83fac
 def _pct_or_default(valid_pct, default=0.2): return default if valid_pct is None else valid_pct
 
 def _offline_split(x, y, valid_pct, seed):
@@ -398,7 +398,7 @@ def mnist1d_dls(permuted=False,  # permute the 40 positions with `seq_perm(40, s
     tfms = [PermuteSeq(seq_perm(xt.shape[-1], seed))] if permuted else []
     return arrays_dls(xt, yt, xv, yv, [str(i) for i in range(10)], TensorSeq, meta, tfms, bs=bs, **kwargs)
 
-# %% ../nbs/09_data.ipynb #dd857a85
+# %% ../nbs/09_data.ipynb #385caa90
 REAL = dict(mnist=mnist_dls, cifar10=cifar10_dls, cifar100=cifar100_dls, stl10=stl10_dls)
 OFFLINE = dict(digits=digits_dls, mnist_small=mnist_small_dls, mnist1d=mnist1d_dls)
 KNOWN = tuple(REAL) + tuple(OFFLINE)
