@@ -8,6 +8,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
+from contextlib import nullcontext
 
 # %% auto #0
 __all__ = ['spatial_dims', 'check_data_dim', 'conv_fn', 'PointwiseConv', 'pointwise_conv', 'PointwiseConv1d', 'PointwiseConv2d',
@@ -33,46 +34,67 @@ def conv_fn(data_dim:int):
     return _CONV_FN[check_data_dim(data_dim)]
 
 # %% ../nbs/00_core.ipynb #13529701
+def _is_nhwc(x): return x.ndim == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+
+def _autocast_state(device_type:str)->dict|None:
+    "The `torch.autocast` arguments in force for `device_type`; None when off (or for a device without autocast, e.g. `meta`)."
+    try: return dict(device_type=device_type, dtype=torch.get_autocast_dtype(device_type)) if torch.is_autocast_enabled(device_type) else None
+    except RuntimeError: return None
+
 class PointwiseConv(torch.autograd.Function):
     "`W·cat(xs) + b`: the 1×1 convolution of a channel concatenation as batched GEMMs, one per part; never builds the concatenation."
     @staticmethod
-    def forward(ctx, w, b, *xs):
+    def forward(ctx, w, b, remake, *args):
+        xs, sources = args[:len(remake)], args[len(remake):]
         n, out = xs[0].shape[0], None
         for x, wi in zip(xs, w.split([x.shape[1] for x in xs], 1)):      # Σ_i W_i x_i, accumulated in place
             x3, we = x.reshape(n, x.shape[1], -1), wi.expand(n, -1, -1)
             out = torch.bmm(we, x3) if out is None else out.baddbmm_(we.to(out.dtype), x3.to(out.dtype))   # (in-place: no autocast)
         if b is not None: out += b[:, None].to(out.dtype)
-        ctx.save_for_backward(w, *xs)
-        ctx.has_bias = b is not None
+        ctx.save_for_backward(w, *[x for x, r in zip(xs, remake) if r is None], *sources)   # rebuilt parts are not kept
+        ctx.has_bias, ctx.remake, ctx.parts = b is not None, remake, [(x.shape, x.dtype, _is_nhwc(x)) for x in xs]
+        ctx.amp = _autocast_state(xs[0].device.type) if any(remake) else None    # rebuild parts as they were computed
         return out.view(n, -1, *xs[0].shape[2:])
 
     @staticmethod
     def backward(ctx, g):
-        w, *xs = ctx.saved_tensors
+        w, *rest = ctx.saved_tensors
+        n_kept = sum(r is None for r in ctx.remake)
+        kept, sources = iter(rest[:n_kept]), rest[n_kept:]
         n, dt = g.shape[0], g.dtype                                      # under autocast: the GEMMs' dtype
         g3 = g.reshape(n, g.shape[1], -1)
         gb = g3.sum((0, 2)) if ctx.has_bias and ctx.needs_input_grad[1] else None
         gw = torch.empty_like(w) if ctx.needs_input_grad[0] else None
         gxs, off = [], 0
-        for i, x in enumerate(xs):
-            c = x.shape[1]; x3 = x.reshape(n, c, -1).to(dt)
-            if gw is not None: gw[:, off:off+c] = torch.bmm(g3, x3.transpose(1, 2)).sum(0)          # g xᵢᵀ
-            gxs.append(torch.bmm(w[:, off:off+c].to(dt).t().expand(n, -1, -1), g3).view(x.shape).to(x.dtype)
-                       if ctx.needs_input_grad[2+i] else None)                                      # Wᵢᵀ g
+        for i, (r, (shape, xdt, nhwc)) in enumerate(zip(ctx.remake, ctx.parts)):
+            c = shape[1]
+            x = next(kept) if r is None else None
+            if gw is not None:
+                if x is None:
+                    with torch.no_grad(), torch.autocast(**ctx.amp) if ctx.amp else nullcontext():
+                        x = r[0](*sources[r[1]:r[1]+r[2]])                                     # rebuild the part
+                gw[:, off:off+c] = torch.bmm(g3, x.reshape(n, c, -1).to(dt).transpose(1, 2)).sum(0)   # g xᵢᵀ
+            wi = w[:, off:off+c].to(dt)
+            if not ctx.needs_input_grad[3+i]: gxs.append(None)
+            elif nhwc: gxs.append(torch.bmm(g3.transpose(1, 2), wi.expand(n, -1, -1)).view(n, *shape[2:], c).permute(0, 3, 1, 2).to(xdt))   # (gᵀWᵢ)ᵀ in x's layout
+            else: gxs.append(torch.bmm(wi.t().expand(n, -1, -1), g3).view(shape).to(xdt))              # Wᵢᵀ g
             off += c
-        return gw, gb, *gxs
+        return gw, gb, None, *gxs, *[None] * len(sources)
 
 def pointwise_conv(xs:Tensor|list, # a feature map `b c *s`, or a list of them to concatenate along channels
                    w:Tensor, # weight `c_out K` (`K` = total input channels)
                    b:Tensor|None=None, # bias `c_out`
+                   remake:list|None=None, # per part: None, or `(fn, *tensors)` that rebuilds it (then it is not kept)
                   )->Tensor: # `b c_out *s`
     "1×1 convolution of `xs` (or of their channel concatenation) as batched GEMMs in the native layout."
     xs = [xs] if isinstance(xs, Tensor) else list(xs)
-    return PointwiseConv.apply(w, b, *xs)
+    spec, sources = [], []
+    for r in (remake if remake is not None else [None] * len(xs)):
+        spec.append(None if r is None else (r[0], len(sources), len(r) - 1)); sources += [] if r is None else list(r[1:])
+    return PointwiseConv.apply(w, b, tuple(spec), *xs, *sources)
 
 class _Pointwise:
     def forward(self, x:Tensor)->Tensor:
-        if not x.is_contiguous(): return super().forward(x)                # e.g. channels-last: the library convolution
         return pointwise_conv(x, self.weight.flatten(1), self.bias)
 
 class PointwiseConv1d(_Pointwise, nn.Conv1d):

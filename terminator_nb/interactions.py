@@ -14,9 +14,14 @@ from .hyperzzw import hyperzzw_2e
 from .standardisation import standardise
 
 # %% auto #0
-__all__ = ['si_glu', 'RGU', 'HyperChannelInteraction', 'HyperInteraction']
+__all__ = ['gelu_add', 'si_glu', 'RGU', 'HyperChannelInteraction', 'HyperInteraction', 'gate_value', 'SigmoidGate',
+           'sigmoid_gate']
 
 # %% ../nbs/04_interactions.ipynb #4eb4bd9b
+def gelu_add(y:Tensor, b:Tensor)->Tensor:
+    "`GELU(y) + b`: how a standardised map becomes a branch output (and how the bottleneck rebuilds it)."
+    return F.gelu(y).add_(b)                                                # in place: GELU keeps its input, not its output
+
 def si_glu(x:Tensor)->Tensor:
     "Sigmoid gated linear unit `σ(x) ⊙ x` (PyTorch's SiLU: one kernel, and only `x` kept for the backward pass)."
     return F.silu(x)
@@ -32,9 +37,17 @@ class RGU(nn.Module):
         self.k, self.v, self.q, self.y = [conv1x1(channels, channels, d, 'kaiming_uniform', bias=0.) for _ in range(4)]
         self.bias = nn.Parameter(torch.zeros(1, 1, *self.size))
 
+    def gate(self, x:Tensor,
+             with_y:bool=False)->Tensor|tuple: # also return `y = IS(Kx ⊙ Q(Vx))`, from which `q = gelu_add(y, B)` is rebuilt
+        "`q = GELU(IS(Kx ⊙ Q(Vx))) + B`, the input of `Y`: b c *s."
+        wq, wv = self.q.weight.flatten(1), self.v.weight.flatten(1)
+        qv = pointwise_conv(x, wq @ wv, wq @ self.v.bias + self.q.bias)   # Q(Vx) = (QV)x: one c×c product less, and Vx is not kept
+        q, y = standardise(self.k(x) * qv, False, gelu=True, with_y=True)
+        q = q.add_(self.bias)                                               # in place: nothing keeps the GELU's output
+        return (q, y) if with_y else q
+
     def forward(self, x:Tensor)->Tensor:
-        q = standardise(self.k(x) * self.q(self.v(x)), False, gelu=True) + self.bias   # GELU(IS(Kx ⊙ Q(Vx))) + B: b c *s
-        return self.y(q)                                                    # b c *s
+        return self.y(self.gate(x))                                         # b c *s
 
 # %% ../nbs/04_interactions.ipynb #8c1dd115
 class HyperChannelInteraction(nn.Module):
@@ -69,9 +82,35 @@ class HyperInteraction(nn.Module):
         self.channel = HyperChannelInteraction(channels, hidden_channel, n_layers)
         self.spatial = SlowNet(tuple(size), 1, hidden_spatial, n_layers)    # 1 1 *s
 
+    def scores(self, o:Tensor)->tuple:
+        "The spatial score `b 1 *s` and the channel score `b c 1..` of `o`."
+        o_bar = o.mean(1, keepdim=True)                                     # b 1 *s
+        return hyperzzw_2e(self.spatial(), o_bar), self.channel.score(o)
+
     def forward(self, o:Tensor, # the global branch's output `b c *s`
                 x:Tensor, # the block input to filter `b c *s`
                )->Tensor:
-        o_bar = o.mean(1, keepdim=True)                                     # b 1 *s
-        s_s = hyperzzw_2e(self.spatial(), o_bar)                            # b 1 *s
-        return x * torch.sigmoid(s_s * self.channel.score(o))               # b c *s
+        return sigmoid_gate(x, *self.scores(o))                            # x ⊙ σ(s_s ⊙ s_c): b c *s
+
+# %% ../nbs/04_interactions.ipynb #f1a12d4b
+def gate_value(x, s, t):
+    "`x ⊙ σ(s ⊙ t)` (`s`, `t` broadcast against `x`)."
+    return x * torch.sigmoid(s * t)
+
+class SigmoidGate(torch.autograd.Function):
+    "`x ⊙ σ(s ⊙ t)`, keeping only the inputs for the backward pass (the gate is recomputed there)."
+    @staticmethod
+    def forward(ctx, x, s, t):
+        ctx.save_for_backward(x, s, t)
+        return gate_value(x, s, t)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, s, t = ctx.saved_tensors
+        sig = torch.sigmoid(s * t)
+        d = torch.ops.aten.sigmoid_backward(g * x, sig)                     # ∂L/∂(s ⊙ t) = g x σ (1 - σ)
+        return g * sig, (d * t).sum_to_size(s.shape), (d * s).sum_to_size(t.shape)
+
+def sigmoid_gate(x:Tensor, s:Tensor, t:Tensor)->Tensor:
+    "`x ⊙ σ(s ⊙ t)` with a memory-lean backward pass."
+    return SigmoidGate.apply(x, s, t)

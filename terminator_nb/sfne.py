@@ -7,12 +7,13 @@ from __future__ import annotations
 import re
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch import Tensor
 from .core import *
 from .slownet import SlowNet, LocalSlowNet
-from .hyperzzw import hyperzzw_local, apply_global
-from .standardisation import BatchStd, GIBS, instance_std
-from .interactions import RGU, HyperChannelInteraction, HyperInteraction, si_glu
+from .hyperzzw import hyperzzw_local, apply_global, local_layout, local_input
+from .standardisation import BatchStd, GIBS, instance_std, standardise
+from .interactions import RGU, HyperChannelInteraction, HyperInteraction, si_glu, gelu_add, gate_value, sigmoid_gate
 
 # %% auto #0
 __all__ = ['LocalBranch', 'fold_tiles', 'is_inert', 'SFNEBlock']
@@ -34,8 +35,14 @@ class LocalBranch(nn.Module):
         self.bs = BatchStd(channels, running_stats)
         self.bias = nn.Parameter(torch.zeros(1))
 
-    def forward(self, z:Tensor, y:Tensor)->Tensor:
-        return self.bs(self.mix(hyperzzw_local(self.slow(z), y)), gelu=True) + self.bias   # GELU(BS(M(k(z) ⊛ y))) + β: b c *s
+    def forward(self, z:Tensor, y:Tensor,
+                parts:bool=False)->Tensor|tuple: # return `(GELU(BS(·)), BS(·))` instead: the branch before its β, and its source
+        k = self.slow(z)
+        y = local_input(k, y)                                                   # kept by the convolution anyway
+        rebuild = (hyperzzw_local, k, y) if self.slow.kernel_size <= 5 else None   # k ⊛ y rebuilt, not kept: cheap up to 5×5
+        mixed = pointwise_conv(hyperzzw_local(k, y), self.mix.weight.flatten(1), self.mix.bias, [rebuild])   # M(k ⊛ y)
+        out, ys = self.bs(mixed, gelu=True, with_y=True)
+        return (out, ys) if parts else out + self.bias                          # GELU(BS(M(k(z) ⊛ y))) + β: b c *s
 
 # %% ../nbs/05_sfne.ipynb #6e0b4e08
 def fold_tiles(w:Tensor, # bottleneck weight `c_out (n_branches + len(skips))·c`
@@ -80,6 +87,7 @@ class SFNEBlock(nn.Module):
                  hidden_hi_channel:int=16, hidden_hi_spatial:int=64, interaction_layers:int=2, local_layers:int=2):
         super().__init__()
         self.channels, self.size, self.n_skips, self.global_mode = channels, tuple(size), n_skips, global_mode
+        self.per_sample = per_sample
         c, d = channels, len(self.size)
         self.data_dim = check_data_dim(d)
         if global_mode == 'matmul' and (d != 2 or self.size[0] != self.size[1]):
@@ -103,19 +111,37 @@ class SFNEBlock(nn.Module):
         "The block's output `b factor·c *s` and its global hyper-kernel `1 c *s`."
         check_input(x, self.data_dim, self.channels, self.size, name='block input')
         if len(skips) != self.n_skips: raise ValueError(f"this block concatenates {self.n_skips} earlier outputs, got {len(skips)}")
-        branches, w = self.branches(x)
-        w_b = fold_tiles(self.bottleneck.weight.flatten(1), self.channels, [p.shape[1] for p in skips])
-        out = pointwise_conv(branches + list(skips), w_b, self.bottleneck.bias)   # bottleneck(concat[branches, tiled skips]): b factor·c *s
-        return self.dropout(self.gibs(out, gelu=True) + self.bias), w                # GELU(G-IBS(·)) + β, dropout
+        branches, remake, w = self._branches(x)
+        c, w_b = self.channels, self.bottleneck.weight.flatten(1)
+        beta = torch.cat([b.bias.expand(c) for b in self.local])          # the local branches' β, one per column
+        bias = self.bottleneck.bias + w_b[:, 4*c:8*c] @ beta              # W·(l + β) = W·l + W·β: each β becomes a bias
+        w_b = fold_tiles(w_b, c, [p.shape[1] for p in skips])
+        out = pointwise_conv(branches + list(skips), w_b, bias, remake + [None] * len(skips))   # bottleneck(concat[branches, tiled skips])
+        return self.dropout(self.gibs(out, gelu=True).add_(self.bias)), w           # GELU(G-IBS(·)) + β (in place), dropout: b factor·c *s
 
     def branches(self, x:Tensor # `b c *s`
                 )->tuple: # ten `b c *s` maps in bottleneck order, and the global hyper-kernel `1 c *s`
         "The ten branch outputs that the bottleneck compresses, and the block's global hyper-kernel."
+        branches, _, w = self._branches(x)
+        branches[4:8] = [l + b.bias for l, b in zip(branches[4:8], self.local)]   # the local branches with their β
+        return branches, w
+
+    def _branches(self, x):
+        "The ten branches (the local ones without β), how the bottleneck rebuilds those that are cheap functions of kept tensors, the hyper-kernel."
         w = self.slow()                                                  # 1 c *s
         wh = x * w                                                       # ŵ = z ⊙ w with z = x: b c *s
-        f = instance_std(self.rgu_slow(wh) + self.rgu_fast(x))           # b c *s
-        m = instance_std(self.mixer(x))
-        e = instance_std(self.hci(x))
+        IS = lambda t: standardise(t, False)                             # keeps only its output for the backward pass
+        (q_s, y_s), (q_f, y_f) = self.rgu_slow.gate(wh, with_y=True), self.rgu_fast.gate(x, with_y=True)
+        Ys, Yf = self.rgu_slow.y, self.rgu_fast.y                        # RGU_slow(ŵ) + RGU_fast(x) = [Y_s Y_f]·[q_s; q_f]: one 1×1 conv
+        f = IS(pointwise_conv([q_s, q_f], torch.cat([Ys.weight.flatten(1), Yf.weight.flatten(1)], 1), Ys.bias + Yf.bias,
+                              [(gelu_add, y_s, self.rgu_slow.bias), (gelu_add, y_f, self.rgu_fast.bias)]))   # b c *s
+        m = IS(self.mixer(x))
+        e = IS(self.hci(x))
         o, o_m, o_e = (apply_global(wh, y, self.global_mode) for y in (f, m, e))   # ŵ ⋆ f, ŵ ⋆ m, ŵ ⋆ e
-        l3, l9, l5, l7 = [branch(z, y) for branch, (z, y) in zip(self.local, [(x, e), (e, x), (m, x), (x, m)])]
-        return [o, o_m, o_e, si_glu(o), l3, l9, l5, l7, f, self.hi(o, x)], w
+        xl = x if self.per_sample else local_layout(x)                   # two local branches slide over x: one layout change
+        local = [branch(z, y, parts=True) for branch, (z, y) in zip(self.local, [(x, e), (e, xl), (m, xl), (x, m)])]
+        s_s, s_c = self.hi.scores(o)
+        branches = [o, o_m, o_e, si_glu(o), *[l for l, _ in local], f, sigmoid_gate(x, s_s, s_c)]
+        remake = [None, None, None, (si_glu, o), *[(F.gelu, ys) for _, ys in local],
+                  None, (gate_value, x, s_s, s_c)] if torch.is_grad_enabled() else [None] * 10   # inference: keep nothing
+        return branches, remake, w

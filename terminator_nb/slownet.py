@@ -87,8 +87,9 @@ class LocalSlowNet(SlowNet):
     def context_code(self, z:Tensor)->Tensor:
         "`u = GELU(F(mean_b(R(pool_k(z)))))`: `1 m *k` (or `b m *k` per sample)."
         check_input(z, self.data_dim, self.channels, name='context')
-        u = self.reduce(adaptive_avg_pool(z, self.kernel_size))   # b m *k
-        if not self.per_sample: u = u.mean(0, keepdim=True)        # 1 m *k
+        if not self.per_sample: z = z.sum(0, keepdim=True) / z.shape[0]   # mean_b(R(pool(z))) = R(pool(mean_b z)): all linear
+                                                                            # (a sum: its backward expands, a mean's divides a full map)
+        u = self.reduce(adaptive_avg_pool(z, self.kernel_size))   # 1|b m *k
         return F.gelu(self.fc(u))
 
     def forward(self, z:Tensor # the context `b c *s`

@@ -12,7 +12,7 @@ import math
 from .core import *
 
 # %% auto #0
-__all__ = ['batch_std', 'instance_std', 'group_sizes', 'GroupStd', 'UniformStd', 'standardise', 'BatchStd', 'GIBS']
+__all__ = ['batch_std', 'instance_std', 'group_sizes', 'Standardise', 'standardise', 'BatchStd', 'GIBS']
 
 # %% ../nbs/03_standardisation.ipynb #3499e002
 def batch_std(x:Tensor, eps:float=1e-5)->Tensor:
@@ -30,75 +30,91 @@ def group_sizes(channels:int, groups:int=12)->list:
     return [q + (i < r) for i in range(groups) if q + (i < r) > 0]
 
 # %% ../nbs/03_standardisation.ipynb #90c93f77
+def _pick(is_bs, a, b):
+    "`a` for BS channels, `b` for IS ones; `is_bs` is a `1 c 1..` mask or one bool for every channel."
+    return (a if is_bs else b) if isinstance(is_bs, bool) else torch.where(is_bs, a, b)
+
+def _map_stats(x):
+    "Biased variance and mean of every (sample, channel) map of `b c *s`: `b c 1..` each (layer norm's one-pass kernel)."
+    if torch.is_grad_enabled() and x.requires_grad:                                   # autograd must see the statistics
+        return torch.var_mean(x, spatial_dims(x), correction=0, keepdim=True)
+    n, shape = math.prod(x.shape[2:]), (*x.shape[:2], *[1]*(x.ndim-2))
+    _, mean, r = torch.native_layer_norm(x.reshape(-1, n), (n,), None, None, 0.)      # r = 1/σ (∞ for a constant map)
+    return r.reciprocal().square().view(shape), mean.view(shape)
+
 def _group_stats(x, is_bs, eps):
     "Per-(sample, channel) mean and `1/sqrt(var + eps)`, with batch statistics where `is_bs`: `b c 1..` each."
-    var, mean = torch.var_mean(x, spatial_dims(x), correction=0, keepdim=True)       # b c 1..
+    var, mean = _map_stats(x)                                                          # b c 1..
     bmean = mean.mean(0, keepdim=True)
     bvar = (var + (mean - bmean).square()).mean(0, keepdim=True)                      # law of total variance
-    mean, var = torch.where(is_bs, bmean, mean), torch.where(is_bs, bvar, var)
+    mean, var = _pick(is_bs, bmean, mean), _pick(is_bs, bvar, var)
     return mean, torch.rsqrt(var + eps), bmean, bvar
 
-def _sum_by_channel_kind(t, is_bs):
-    "Sum `b c 1..` over the batch for BS channels, keep it per sample for IS channels."
-    return torch.where(is_bs, t.sum(0, keepdim=True), t)
+def _std_forward(x, is_bs, eps:float, gelu:bool):
+    "`y = (x - μ)·r`, the output (`GELU(y)` or `y` itself), `r`, and the batch mean and variance of every channel."
+    mean, r, bmean, bvar = _group_stats(x, is_bs, eps)
+    y = torch.addcmul(-mean * r, x, r)                                                 # (x - μ)·r in one pass
+    return y, (F.gelu(y) if gelu else y), r, bmean, bvar
 
-class GroupStd(torch.autograd.Function):
-    "Standardise each channel of `b c *s` with batch (`is_bs`) or instance statistics, optionally then GELU; saves only `x`."
-    @staticmethod
-    def forward(ctx, x, is_bs, eps, gelu=False):
-        mean, r, bmean, bvar = _group_stats(x, is_bs, eps)
-        ctx.save_for_backward(x, is_bs, mean, r)
-        ctx.gelu = gelu
-        y = torch.addcmul(-mean * r, x, r)                                       # (x - μ)·r in one pass
-        return (F.gelu(y) if gelu else y), bmean, bvar
-
-    @staticmethod
-    def backward(ctx, g, _gm=None, _gv=None):
-        x, is_bs, mean, r = ctx.saved_tensors
-        dims, n = spatial_dims(x), math.prod(x.shape[2:])
-        y = torch.addcmul(-mean * r, x, r).to(x.dtype)
-        g = g.to(x.dtype)
-        if ctx.gelu: g = torch.ops.aten.gelu_backward(g, y)
-        cnt = torch.where(is_bs, n * x.shape[0], n)
-        mg = _sum_by_channel_kind(g.sum(dims, keepdim=True), is_bs) / cnt
-        mgy = _sum_by_channel_kind((g * y).sum(dims, keepdim=True), is_bs) / cnt
-        return r * (g - mg - y * mgy), None, None, None
+def _std_backward(g, y, r, is_bs, gelu:bool):
+    "`∂L/∂x = r (g - mean g - y mean(g y))` over each channel's reduction set, `g` first through GELU's derivative."
+    if gelu: g = torch.ops.aten.gelu_backward(g, y)
+    dims, n = spatial_dims(y), math.prod(y.shape[2:])
+    total = lambda t: _pick(is_bs, t.sum(0, keepdim=True), t) / _pick(is_bs, n * y.shape[0], n)   # batch mean for BS channels
+    sg = g.sum(dims, keepdim=True)                                                       # b c 1..
+    mg, mgy = total(sg), total(torch.linalg.vecdot(g.flatten(2), y.flatten(2)).view_as(sg))
+    return torch.addcmul(-r * mg, g, r).addcmul_(y, -r * mgy)               # r·(g - mean g) - r·mean(g y)·y in two passes
 
 def _as_bn_input(x, bs):
     "BS of `b c *s` is batch norm of `x`; IS is batch norm of `x` viewed as `1 (b c) *s`."
     return x if bs else x.reshape(1, -1, *x.shape[2:])
 
-class UniformStd(torch.autograd.Function):
-    "BS (`bs=True`) or IS of every channel, optionally then GELU, on PyTorch's fused batch-norm kernels; saves only `x`."
+def _bn_forward(x, bs:bool, eps:float, gelu:bool):
+    "`_std_forward` for BS or IS of every channel, on PyTorch's batch-norm (BS) or layer-norm (IS, twice as fast) kernel."
+    if bs: y, _, r = torch.native_batch_norm(x, None, None, None, None, True, 0., eps)
+    else:
+        n = math.prod(x.shape[2:])
+        y, _, r = torch.native_layer_norm(x.reshape(-1, n), (n,), None, None, eps)   # each (sample, channel) map a row
+        r = r.view(-1)
+    y = y.view_as(x)
+    return y, (F.gelu(y) if gelu else y), r, None, None
+
+def _bn_backward(g, y, r, bs:bool, gelu:bool):
+    "`_std_backward` on PyTorch's batch-norm backward kernel: batch norm of `y` (mean 0, std 1) with weight `r` is `r·y`."
+    if gelu: g = torch.ops.aten.gelu_backward(g, y)
+    yb = _as_bn_input(y, bs)
+    one = r.new_ones(())
+    gx = torch.ops.aten.native_batch_norm_backward(g.reshape_as(yb).contiguous(), yb, r, None, None, one.new_zeros(r.shape),
+                                                   one.expand(r.shape), True, 0., [True, False, False])[0]
+    return gx.view_as(y)
+
+class Standardise(torch.autograd.Function):
+    "BS/IS per channel (then GELU); saves only the standardised `y` and `r` (nothing, when `y` is the output). Also returns the batch statistics and, with GELU, `y` (not differentiable)."
     @staticmethod
-    def forward(ctx, x, bs, eps, gelu=False):
-        xb = _as_bn_input(x, bs)
-        y, mean, invstd = torch.native_batch_norm(xb, None, None, None, None, True, 0., eps)
-        ctx.save_for_backward(x, mean, invstd)
-        ctx.bs, ctx.eps, ctx.gelu = bs, eps, gelu
-        y = y.view_as(x)
-        return F.gelu(y) if gelu else y
+    def forward(ctx, x, is_bs, eps, gelu=False):
+        fwd, ctx.bwd = (_bn_forward, _bn_backward) if isinstance(is_bs, bool) else (_std_forward, _std_backward)
+        y, out, r, bmean, bvar = fwd(x, is_bs, eps, gelu)
+        ctx.set_materialize_grads(False)                      # no zero-filled maps for the outputs nobody differentiates
+        ctx.save_for_backward(y, r)
+        ctx.is_bs, ctx.gelu = is_bs, gelu
+        if gelu: ctx.mark_non_differentiable(y)
+        return out, bmean, bvar, (y if gelu else None)
 
     @staticmethod
-    def backward(ctx, g):
-        x, mean, invstd = ctx.saved_tensors
-        xb = _as_bn_input(x, ctx.bs)
-        g = g.reshape_as(xb).to(x.dtype)                                         # autocast: grads follow the input's dtype
-        if ctx.gelu:
-            v = (1, -1, *([1]*(x.ndim-2)))
-            y = torch.addcmul((-mean * invstd).view(v), xb, invstd.view(v)).to(x.dtype)   # recompute (x - μ)·r
-            g = torch.ops.aten.gelu_backward(g, y)
-        gx = torch.ops.aten.native_batch_norm_backward(g.contiguous(), xb, None, None, None, mean, invstd,
-                                                       True, ctx.eps, [True, False, False])[0]
-        return gx.view_as(x), None, None, None
+    def backward(ctx, g, _gm=None, _gv=None, _gy=None):
+        y, r = ctx.saved_tensors
+        if g is None: return None, None, None, None
+        return ctx.bwd(g.to(y.dtype), y, r, ctx.is_bs, ctx.gelu), None, None, None   # autocast: grads follow the input's dtype
 
 def standardise(x:Tensor, # `b c *s`
                 is_bs:Tensor|bool, # per channel (`1 c 1..` bool) or for all: batch (True) or instance (False) statistics
-                gelu:bool=False, # apply GELU to the result (fused: nothing extra is kept for the backward pass)
-                eps:float=1e-5)->Tensor:
-    "BS/IS per channel, optionally followed by GELU, with a memory-lean fused backward."
-    if isinstance(is_bs, bool): return UniformStd.apply(x, is_bs, eps, gelu)
-    return GroupStd.apply(x, is_bs, eps, gelu)[0]
+                gelu:bool=False, # apply GELU to the result (nothing extra is kept for the backward pass)
+                eps:float=1e-5,
+                with_y:bool=False, # also return the standardised `y` before the GELU (not differentiable)
+               )->Tensor|tuple:
+    "BS/IS per channel, optionally followed by GELU, with a memory-lean closed-form backward."
+    out, _, _, y = Standardise.apply(x, is_bs, eps, gelu)
+    return (out, out if y is None else y) if with_y else out
 
 # %% ../nbs/03_standardisation.ipynb #eb9ac315
 class BatchStd(nn.Module):
@@ -113,12 +129,14 @@ class BatchStd(nn.Module):
             self.register_buffer('running_mean', torch.zeros(channels))
             self.register_buffer('running_var', torch.ones(channels))
 
-    def forward(self, x:Tensor, gelu:bool=False)->Tensor:
+    def forward(self, x:Tensor, gelu:bool=False,
+                with_y:bool=False)->Tensor|tuple: # also return the standardised map before the GELU
         "BS of `x` (then GELU if `gelu`)."
         if self.running_stats:
-            out = F.batch_norm(x, self.running_mean, self.running_var, training=self.training, momentum=self.momentum, eps=self.eps)
-            return F.gelu(out) if gelu else out
-        return standardise(x, True, gelu, self.eps)
+            y = F.batch_norm(x, self.running_mean, self.running_var, training=self.training, momentum=self.momentum, eps=self.eps)
+            out = F.gelu(y) if gelu else y
+            return (out, y) if with_y else out
+        return standardise(x, True, gelu, self.eps, with_y)
 
     def extra_repr(self): return f'{self.channels}, running_stats={self.running_stats}'
 
@@ -148,7 +166,7 @@ class GIBS(nn.Module):
             rm, rv = self.running_mean.view_as(mean[0]), self.running_var.view_as(mean[0])
             mean = torch.where(is_bs, rm, mean); r = torch.where(is_bs, torch.rsqrt(rv + self.eps), r)
             return F.gelu((x - mean) * r) if gelu else (x - mean) * r
-        out, bmean, bvar = GroupStd.apply(x, is_bs, self.eps, gelu)
+        out, bmean, bvar, _ = Standardise.apply(x, is_bs, self.eps, gelu)
         if self.running_stats:
             with torch.no_grad():
                 n = x.shape[0] * math.prod(x.shape[2:])
