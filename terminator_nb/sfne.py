@@ -117,7 +117,7 @@ class SFNEBlock(nn.Module):
         bias = self.bottleneck.bias + w_b[:, 4*c:8*c] @ beta              # W·(l + β) = W·l + W·β: each β becomes a bias
         w_b = fold_tiles(w_b, c, [p.shape[1] for p in skips])
         out = pointwise_conv(branches + list(skips), w_b, bias, remake + [None] * len(skips))   # bottleneck(concat[branches, tiled skips])
-        return self.dropout(self.gibs(out, gelu=True).add_(self.bias)), w           # GELU(G-IBS(·)) + β (in place), dropout: b factor·c *s
+        return self.dropout(self.gibs(out, gelu=True) + self.bias), w                # GELU(G-IBS(·)) + β, dropout: b factor·c *s
 
     def branches(self, x:Tensor # `b c *s`
                 )->tuple: # ten `b c *s` maps in bottleneck order, and the global hyper-kernel `1 c *s`
