@@ -18,19 +18,6 @@ def _model(config:str, size:int, **kw):
     from terminator_nb.model import terminator_for
     return terminator_for(config, 3, _input_shape(config, size, 1)[2:], **kw)
 
-def _reset_peak_rss()->bool:
-    "Reset this process's peak-RSS mark (Linux `clear_refs`), so that `_peak_rss_mib` covers only what follows."
-    try:
-        with open('/proc/self/clear_refs', 'w') as f: f.write('5')
-        return True
-    except OSError: return False
-
-def _peak_rss_mib()->float|None:
-    "This process's peak resident set size since start or the last `_reset_peak_rss` (Linux `VmHWM`), MiB."
-    try:
-        with open('/proc/self/status') as f: return next(int(l.split()[1]) / 1024 for l in f if l.startswith('VmHWM:'))
-    except (OSError, StopIteration): return None
-
 # %% ../nbs/12_benchmark.ipynb #1075027e
 def _baddbmm_flop(self_shape, a_shape, b_shape, *args, out_shape=None, **kwargs):
     "FLOPs of the in-place `baddbmm_` that `pointwise_conv` accumulates with (PyTorch's counter knows only the out-of-place op)."
@@ -73,13 +60,11 @@ def measure(config:str='cifar', # model: 'cifar' (release), 'small', 'seq'
     for _ in range(warmup): step()
     sync()
     if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats(dev)
-    peak_all = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    reset = _reset_peak_rss()
     times = []
     for _ in range(reps):
         sync(); t0 = time.perf_counter(); step(); sync(); times.append(time.perf_counter() - t0)
     med = statistics.median(times)
-    peak_rss, step_rss = max(peak_all, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024), _peak_rss_mib() if reset else None
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     # FLOPs after the memory is read: importing the counter alone adds ~80 MiB of resident memory
     from torch.utils.flop_counter import FlopCounterMode
     with FlopCounterMode(display=False, custom_mapping={torch.ops.aten.baddbmm_: _baddbmm_flop}) as fc, torch.no_grad():
@@ -90,7 +75,7 @@ def measure(config:str='cifar', # model: 'cifar' (release), 'small', 'seq'
                 threads=torch.get_num_threads(), torch=torch.__version__, compile=compile, channels_last=channels_last,
                 autocast=autocast, global_mode=model.config.global_mode, checkpoint=checkpoint, reps=reps,
                 median_s=med, min_s=min(times), ms_per_sample=1e3*med/bs, gflop_per_step=flops/1e9,
-                gflops=flops/1e9/med, peak_rss_mib=peak_rss, step_rss_mib=step_rss,
+                gflops=flops/1e9/med, peak_rss_mib=peak_rss,
                 peak_cuda_mib=torch.cuda.max_memory_allocated(dev)/2**20 if dev.type == 'cuda' else None)
 
 # %% ../nbs/12_benchmark.ipynb #b3df05de
@@ -121,7 +106,7 @@ def run_row(threads:int|None=None, allocator:str='system', timeout:float=1800, *
     return {**json.loads(r.stdout.strip().splitlines()[-1]), 'allocator': allocator}
 
 COLUMNS = ['config', 'size', 'bs', 'mode', 'device', 'threads', 'allocator', 'compile', 'channels_last', 'autocast', 'checkpoint',
-           'median_s', 'min_s', 'ms_per_sample', 'peak_rss_mib', 'step_rss_mib', 'peak_cuda_mib', 'gflops', 'torch']
+           'median_s', 'min_s', 'ms_per_sample', 'peak_rss_mib', 'peak_cuda_mib', 'gflops', 'torch']
 
 def format_rows(rows:list)->str:
     "A plain-text table of benchmark rows."

@@ -56,12 +56,8 @@ def hyperzzw_global(w:Tensor, # hyper-kernel from a slow net: `1 c *s` (or `b c 
 
 # %% ../nbs/02_hyperzzw.ipynb #344811db
 def local_layout(y:Tensor)->Tensor:
-    "`y` in channels-last memory format where that is the faster layout for depthwise convolutions (2D maps on CPU)."
+    "`y` in channels-last memory format for 2D maps on CPU, where depthwise convolutions run faster in it (1.5× for 3×3, several times for 5×5 and larger, backward most)."
     return y.contiguous(memory_format=torch.channels_last) if y.device.type == 'cpu' and y.ndim == 4 else y
-
-def _nhwc_faster(y, k):
-    "On CPU, depthwise 2D convolutions run faster in channels-last: 1.5× for 3×3, several times for 5×5 and larger (backward most)."
-    return y.device.type == 'cpu' and y.ndim == 4 and k.shape[-1] >= 3
 
 def kernel_grad_fft(y:Tensor, # the features `b c h w` of a batch-shared depthwise 'same' cross-correlation
                     g:Tensor, # the gradient of its output `b c h w`
@@ -97,7 +93,7 @@ def _fft_grad_faster(y, k):
 
 def local_input(k:Tensor, y:Tensor)->Tensor:
     "`y` in the layout `hyperzzw_local(k, y)` convolves it in (convert once, keep it for a recomputation)."
-    return local_layout(y) if k.shape[0] == 1 and _nhwc_faster(y, k) else y
+    return local_layout(y) if k.shape[0] == 1 else y                  # per-sample kernels: a grouped conv of the `1 (b c) *s` view
 
 def hyperzzw_local(k:Tensor, # generated depthwise kernel(s): `1 c *k` (batch-shared) or `b c *k` (per sample)
                    y:Tensor, # features `b c *s`

@@ -12,7 +12,7 @@ from torch import Tensor
 from .core import *
 from .slownet import SlowNet, LocalSlowNet
 from .hyperzzw import hyperzzw_local, apply_global, local_layout, local_input
-from .standardisation import BatchStd, GIBS, instance_std, standardise
+from .standardisation import BatchStd, GIBS, standardise
 from .interactions import RGU, HyperChannelInteraction, HyperInteraction, si_glu, gelu_add, gate_value, sigmoid_gate
 
 # %% auto #0
@@ -87,7 +87,6 @@ class SFNEBlock(nn.Module):
                  hidden_hi_channel:int=16, hidden_hi_spatial:int=64, interaction_layers:int=2, local_layers:int=2):
         super().__init__()
         self.channels, self.size, self.n_skips, self.global_mode = channels, tuple(size), n_skips, global_mode
-        self.per_sample = per_sample
         c, d = channels, len(self.size)
         self.data_dim = check_data_dim(d)
         if global_mode == 'matmul' and (d != 2 or self.size[0] != self.size[1]):
@@ -138,7 +137,7 @@ class SFNEBlock(nn.Module):
         m = IS(self.mixer(x))
         e = IS(self.hci(x))
         o, o_m, o_e = (apply_global(wh, y, self.global_mode) for y in (f, m, e))   # ŵ ⋆ f, ŵ ⋆ m, ŵ ⋆ e
-        xl = x if self.per_sample else local_layout(x)                   # two local branches slide over x: one layout change
+        xl = x if self.local[0].slow.per_sample else local_layout(x)     # two local branches slide over x: one layout change
         local = [branch(z, y, parts=True) for branch, (z, y) in zip(self.local, [(x, e), (e, xl), (m, xl), (x, m)])]
         s_s, s_c = self.hi.scores(o)
         branches = [o, o_m, o_e, si_glu(o), *[l for l, _ in local], f, sigmoid_gate(x, s_s, s_c)]
