@@ -14,9 +14,11 @@ __all__ = ['COLUMNS', 'measure', 'find_allocator', 'run_row', 'format_rows', 'be
 def _input_shape(config, size, bs):
     return (bs, 3, size) if config == 'seq' else (bs, 3, size, size)
 
-def _model(config:str, size:int, **kw):
+def _model(config:str, size:int, plain:bool=False, **kw):
     from terminator_nb.model import terminator_for
-    return terminator_for(config, 3, _input_shape(config, size, 1)[2:], **kw)
+    model = terminator_for(config, 3, _input_shape(config, size, 1)[2:], **kw)
+    for b in model.blocks: b.fused = not plain                  # plain: the component notebooks' code, no speed layer
+    return model
 
 # %% ../nbs/12_benchmark.ipynb #1075027e
 def _baddbmm_flop(self_shape, a_shape, b_shape, *args, out_shape=None, **kwargs):
@@ -32,6 +34,7 @@ def measure(config:str='cifar', # model: 'cifar' (release), 'small', 'seq'
             device:str='cpu', compile:bool=False, channels_last:bool=False,
             autocast:str='none', # 'none', 'bf16' or 'fp16' (CUDA)
             global_mode:str|None=None, checkpoint:bool=False, # recompute blocks in backward (`TerminatorConfig.checkpoint`)
+            plain:bool=False, # blocks computed by their plain code (`fused=False`), without the speed layer
             seed:int=0)->dict:
     "Measure one configuration in this process and return the figures as a dict."
     import torch, torch.nn.functional as F
@@ -39,7 +42,7 @@ def measure(config:str='cifar', # model: 'cifar' (release), 'small', 'seq'
     torch.manual_seed(seed)
     dev = torch.device(device)
     kw = (dict(global_mode=global_mode) if global_mode else {}) | dict(checkpoint=checkpoint)
-    model = _model(config, size, **kw).to(dev)
+    model = _model(config, size, plain, **kw).to(dev)
     x = torch.randn(*_input_shape(config, size, bs), device=dev)
     y = torch.randint(0, 10, (bs,), device=dev)
     if channels_last and x.ndim == 4:
@@ -68,12 +71,12 @@ def measure(config:str='cifar', # model: 'cifar' (release), 'small', 'seq'
     # FLOPs after the memory is read: importing the counter alone adds ~80 MiB of resident memory
     from torch.utils.flop_counter import FlopCounterMode
     with FlopCounterMode(display=False, custom_mapping={torch.ops.aten.baddbmm_: _baddbmm_flop}) as fc, torch.no_grad():
-        _model(config, size, **kw).to('meta')(x.to('meta'))   # one forward on the meta device: shapes only, no memory, no time
+        _model(config, size, plain, **kw).to('meta')(x.to('meta'))   # one forward on the meta device: shapes only, no memory, no time
     flops = fc.get_total_flops() * (3 if mode == 'train' else 1)   # backward ≈ 2 × forward
     return dict(config=config, size=size, bs=bs, mode=mode, device=device,
                 device_name=torch.cuda.get_device_name(dev) if dev.type == 'cuda' else platform.processor() or platform.machine(),
                 threads=torch.get_num_threads(), torch=torch.__version__, compile=compile, channels_last=channels_last,
-                autocast=autocast, global_mode=model.config.global_mode, checkpoint=checkpoint, reps=reps,
+                autocast=autocast, global_mode=model.config.global_mode, checkpoint=checkpoint, plain=plain, reps=reps,
                 median_s=med, min_s=min(times), ms_per_sample=1e3*med/bs, gflop_per_step=flops/1e9,
                 gflops=flops/1e9/med, peak_rss_mib=peak_rss,
                 peak_cuda_mib=torch.cuda.max_memory_allocated(dev)/2**20 if dev.type == 'cuda' else None)
@@ -105,7 +108,7 @@ def run_row(threads:int|None=None, allocator:str='system', timeout:float=1800, *
         raise RuntimeError(f"benchmark row {kw} failed: {last}")
     return {**json.loads(r.stdout.strip().splitlines()[-1]), 'allocator': allocator}
 
-COLUMNS = ['config', 'size', 'bs', 'mode', 'device', 'threads', 'allocator', 'compile', 'channels_last', 'autocast', 'checkpoint',
+COLUMNS = ['config', 'size', 'bs', 'mode', 'device', 'threads', 'allocator', 'compile', 'channels_last', 'autocast', 'checkpoint', 'plain',
            'median_s', 'min_s', 'ms_per_sample', 'peak_rss_mib', 'peak_cuda_mib', 'gflops', 'torch']
 
 def format_rows(rows:list)->str:
@@ -129,6 +132,7 @@ def bench_parser():
     a('--autocast', default='none', choices=['none', 'bf16', 'fp16'])
     a('--global-mode', default=None, choices=['matmul', 'conv'])
     a('--checkpoint', action='store_true', help='recompute each block in the backward pass (less memory, more time)')
+    a('--plain', action='store_true', help='compute the blocks with their plain code, without the speed layer (fused=False)')
     a('--allocator', default='system', choices=['system', 'tcmalloc', 'jemalloc'],
       help='malloc of the measured process (tcmalloc keeps freed memory: no page faults on every step)')
     a('--json', default=None, help='also append the rows as JSON lines to this file')
@@ -149,7 +153,7 @@ def main(argv=None):
     for mode in args.mode:
         kw = dict(config=args.config, size=args.size, bs=args.bs, mode=mode, reps=args.reps, warmup=args.warmup, device=args.device,
                   compile=args.compile, channels_last=args.channels_last, autocast=args.autocast, global_mode=args.global_mode,
-                  checkpoint=args.checkpoint)
+                  checkpoint=args.checkpoint, plain=args.plain)
         try: rows.append(run_row(threads=args.threads if args.device == 'cpu' else None, allocator=args.allocator, **kw))
         except (RuntimeError, ValueError) as e: sys.exit(f"terminator_bench: error: {str(e).splitlines()[0]}")
         print(format_rows(rows[-1:]) if len(rows) == 1 else format_rows(rows[-1:]).splitlines()[-1], flush=True)
