@@ -302,6 +302,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                      'terminator_nb.speed.fold_tiles': ('speed.html#fold_tiles', 'terminator_nb/speed.py'),
                                      'terminator_nb.speed.fused_block': ('speed.html#fused_block', 'terminator_nb/speed.py'),
                                      'terminator_nb.speed.kernel_grad_fft': ('speed.html#kernel_grad_fft', 'terminator_nb/speed.py'),
+                                     'terminator_nb.speed.lean_malloc': ('speed.html#lean_malloc', 'terminator_nb/speed.py'),
                                      'terminator_nb.speed.lean_standardise': ('speed.html#lean_standardise', 'terminator_nb/speed.py'),
                                      'terminator_nb.speed.local_conv': ('speed.html#local_conv', 'terminator_nb/speed.py'),
                                      'terminator_nb.speed.local_layout': ('speed.html#local_layout', 'terminator_nb/speed.py'),

@@ -15,7 +15,8 @@ from .standardisation import GIBS
 
 # %% auto #0
 __all__ = ['PointwiseConv', 'pointwise_conv', 'Standardise', 'lean_standardise', 'std_gelu', 'SigmoidGate', 'sigmoid_gate',
-           'local_layout', 'kernel_grad_fft', 'DepthwiseFFTGrad', 'local_conv', 'fold_tiles', 'fused_block']
+           'local_layout', 'kernel_grad_fft', 'DepthwiseFFTGrad', 'local_conv', 'fold_tiles', 'fused_block',
+           'lean_malloc']
 
 # %% ../nbs/05a_speed.ipynb #a1000002
 def _is_nhwc(x): return x.ndim == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
@@ -321,7 +322,8 @@ def _branches(blk, x):
     local = [_local_parts(branch, z, y) for branch, (z, y) in zip(blk.local, [(x, e), (e, xl), (m, xl), (x, m)])]
     s_s, s_c = blk.hi.scores(o)
     branches = [o, o_m, o_e, F.silu(o), *[l for l, _ in local], f, sigmoid_gate(x, s_s, s_c)]
-    remake = [None, None, None, (F.silu, o), *[(F.gelu, ys) for _, ys in local],
+    wy = (lambda y: (torch.matmul, wh, y)) if blk.global_mode == 'matmul' else (lambda y: None)   # ŵ @ y: cheap to redo, not an FFT
+    remake = [None, wy(m), wy(e), (F.silu, o), *[(F.gelu, ys) for _, ys in local],
               None, (_gate_value, x, s_s, s_c)] if torch.is_grad_enabled() else [None] * 10   # inference: keep nothing
     return branches, remake, w
 
@@ -336,3 +338,12 @@ def fused_block(blk, # an `SFNEBlock`
     w_b = fold_tiles(w_b, c, [p.shape[1] for p in skips])
     out = pointwise_conv(branches + list(skips), w_b, bias, remake + [None] * len(skips))   # bottleneck(concat[branches, tiled skips])
     return blk.dropout(std_gelu(blk.gibs, out) + blk.bias), w        # GELU(G-IBS(·)) + β, dropout: b factor·c *s
+
+# %% ../nbs/05a_speed.ipynb #a1000008
+def lean_malloc(threshold:int=1<<20)->bool: # bytes: blocks this large or larger are given back to the system when freed
+    "Make glibc's malloc serve blocks of `threshold` bytes and more by `mmap` and give them back when freed: a peak close to the live memory, paid for in page faults. False (nothing changed) where the C library is not glibc."
+    import ctypes, platform
+    if platform.system() != 'Linux' or platform.libc_ver()[0] != 'glibc': return False
+    libc = ctypes.CDLL('libc.so.6')
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3                                   # from <malloc.h>
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, threshold) and libc.mallopt(M_TRIM_THRESHOLD, threshold))
