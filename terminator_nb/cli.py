@@ -12,13 +12,14 @@ import torch
 from fastai.basics import *
 from fastai.callback.all import *
 from .data import get_dls, dls_meta, KNOWN, REAL, LAYOUTS
-from .learner import terminator_learner
+from .learner import terminator_learner, check_model_fits
+from .release import load_release_checkpoint
 from .model import n_params, terminator_for, VARIANTS, BATCH_INDEPENDENT
 from .scale import PRECISIONS, set_precision, distributed_ctx, CheckpointCallback, resume, load_checkpoint, CheckpointError
 
 # %% auto #0
 __all__ = ['RUN_FILES', 'train_parser', 'UsageError', 'check_args', 'default_out', 'check_out', 'pick_device', 'build_model',
-           'plural', 'EpochLines', 'plot_curves', 'train', 'main']
+           'plural', 'EpochLines', 'plot_curves', 'validate_only', 'train', 'main']
 
 # %% ../nbs/11_cli.ipynb #f90881f8
 class _Parser(argparse.ArgumentParser):
@@ -43,6 +44,8 @@ def train_parser()->argparse.ArgumentParser:
     a('--global-mode', default=None, choices=['matmul', 'conv'], help='global branch (default: matmul for square images, conv otherwise)')
     a('--batch-dependent', action='store_true', help="the release's batch-shared local kernels and batch statistics in eval, so that a prediction "
                                                      "depends on the rest of its batch (default: per-sample kernels and running statistics, batch-independent)")
+    a('--init-from', default=None, metavar='CKPT', help="start from a checkpoint of the public release (a Lightning .ckpt or a saved state_dict): "
+                                                        "the architecture comes from it; fine-tune it, or only validate it with --epochs 0")
     a('--checkpoint', action='store_true', help='recompute each block in the backward pass: less memory, about one more forward of time')
     a('--epochs', type=int, default=20, help='training epochs')
     a('--bs', type=int, default=64, help='batch size')
@@ -72,8 +75,15 @@ def check_args(args):
         lay = LAYOUTS[args.dataset]
         raise UsageError(f"--dataset {args.dataset} reads local files: pass --data DIR, the folder that holds {lay.folder}/ "
                          f"({lay.source}); terminator_nb never downloads")
-    for k in ('epochs', 'bs'):
-        if getattr(args, k) < 1: raise UsageError(f"--{k} must be a positive integer, got {getattr(args, k)}")
+    if args.bs < 1: raise UsageError(f"--bs must be a positive integer, got {args.bs}")
+    if args.epochs < (0 if args.init_from else 1):
+        raise UsageError(f"--epochs must be a positive integer, got {args.epochs}" + ('' if args.init_from else ' (0, only validating, needs --init-from)'))
+    if args.init_from:
+        if args.resume: raise UsageError("--init-from starts a new run from a release checkpoint and --resume continues a run of ours: use one of them")
+        if args.arch != 'auto': raise UsageError("--init-from takes the architecture from the checkpoint: drop --arch")
+        if args.epochs == 0 and not args.batch_dependent:
+            raise UsageError("--epochs 0 validates the release's model as it is, which uses batch statistics and batch-shared kernels: "
+                             "add --batch-dependent (a batch-independent model needs training first)")
     if not args.lr > 0: raise UsageError(f"--lr must be positive, got {args.lr}")
     if not all(0 <= b < 1 for b in args.betas): raise UsageError(f"--betas must be in [0, 1), got {args.betas}")
     if not 0 <= args.pct_start < 1: raise UsageError(f"--pct-start must be in [0, 1), got {args.pct_start}")
@@ -119,7 +129,12 @@ def build_model(args, meta):
     "The `--arch` variant for the data in `meta`, batch-independent unless `--batch-dependent`, with the configuration options of `args`."
     kw = {} if args.batch_dependent else dict(BATCH_INDEPENDENT)
     kw |= {k: v for k, v in dict(checkpoint=args.checkpoint or None, global_mode=args.global_mode).items() if v is not None}
-    return terminator_for(args.arch, meta['in_channels'], meta['size'], meta['n_classes'], **kw)
+    if not args.init_from: return terminator_for(args.arch, meta['in_channels'], meta['size'], meta['n_classes'], **kw)
+    try:
+        model = load_release_checkpoint(args.init_from, **kw)
+        check_model_fits(model, meta)
+    except (KeyError, ValueError, TypeError) as e: raise UsageError(f"--init-from {args.init_from}: {str(e).strip(chr(34))}") from None
+    return model
 
 def plural(n:int, word:str)->str: return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -153,6 +168,14 @@ def plot_curves(learn, fn):
     axs[1].set_xlabel('epoch'); axs[1].set_ylabel('validation accuracy')
     fig.tight_layout(); fig.savefig(fn, dpi=100); plt.close(fig)
 
+def validate_only(learn, out:Path, say, bar:bool)->dict:
+    "`--init-from CKPT --epochs 0`: the validation loss and accuracy of the model as loaded, and the exported learner."
+    with (contextlib.nullcontext() if bar else learn.no_bar()): valid_loss, acc, *_ = learn.validate()
+    learn.export(out/'learner.pkl')
+    say(f"terminator_train: validation accuracy {acc:.4f} (loss {valid_loss:.4f}) of the checkpoint as it is, no training")
+    say(f"  {'learner':10s} {out/'learner.pkl'}")
+    return dict(epochs=0, valid_loss=float(valid_loss), valid_accuracy=float(acc), learner=out/'learner.pkl')
+
 def train(args)->dict:
     "Train as `args` say; write `learner.pkl`, `metrics.csv`, `curves.png`, `checkpoint.pth` to the output folder; return a summary."
     check_args(args)
@@ -178,6 +201,7 @@ def train(args)->dict:
         try: start = resume(learn, n_epoch=args.epochs)
         except CheckpointError as e: raise UsageError(str(e))
         say(f"terminator_train: resuming from the checkpoint after epoch {start} of {args.epochs}")
+    if args.epochs == 0: return validate_only(learn, out, say, not args.no_bar and sys.stdout.isatty())   # --init-from, no training
     if rank0: learn.add_cb(CSVLogger(fname=str(out/'metrics.csv'), append=args.resume))
     say(f"terminator_train: {args.dataset} {meta['size']} ({meta['in_channels']} ch, {meta['n_classes']} classes), "
         f"{n_params(model):,} parameters{'' if model.config.batch_independent else ' (batch-dependent)'}, "
