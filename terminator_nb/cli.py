@@ -11,48 +11,58 @@ warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
 import torch
 from fastai.basics import *
 from fastai.callback.all import *
-from .data import get_dls, dls_meta, KNOWN
-from .learner import terminator_learner
-from .model import n_params, terminator_for, VARIANTS
+from .data import get_dls, dls_meta, KNOWN, REAL, LAYOUTS
+from .learner import terminator_learner, check_model_fits
+from .release import load_release_checkpoint
+from .model import n_params, terminator_for, VARIANTS, BATCH_INDEPENDENT
 from .scale import PRECISIONS, set_precision, distributed_ctx, CheckpointCallback, resume, load_checkpoint, CheckpointError
 
 # %% auto #0
-__all__ = ['train_parser', 'UsageError', 'check_args', 'pick_device', 'build_model', 'plot_curves', 'train', 'main']
+__all__ = ['RUN_FILES', 'train_parser', 'UsageError', 'check_args', 'default_out', 'check_out', 'pick_device', 'build_model',
+           'plural', 'EpochLines', 'plot_curves', 'validate_only', 'train', 'main']
 
 # %% ../nbs/11_cli.ipynb #f90881f8
 class _Parser(argparse.ArgumentParser):
     "An argument parser whose errors are one line on stderr and exit status 2."
     def error(self, message): self.exit(2, f"terminator_train: error: {message}\n")
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    "Show each option's default, except None and False (the help text says what happens then)."
+    def _get_help_string(self, action):
+        return action.help if action.default is None or action.default is False else super()._get_help_string(action)
+
 def train_parser()->argparse.ArgumentParser:
     "The command line of `terminator_train`."
-    p = _Parser(prog='terminator_train', description='Train a Terminator (HyperZ·Z·W slow-fast network) with fastai.')
+    p = _Parser(prog='terminator_train', description='Train a Terminator (HyperZ·Z·W slow-fast network) with fastai.', formatter_class=_Help)
     a = p.add_argument
-    a('--dataset', default='digits', help=f"one of {', '.join(KNOWN)} (default: digits, offline)")
-    a('--data', default=None, help='folder holding the real datasets (MNIST/raw, cifar-10-batches-py, ...)')
+    a('--dataset', default='digits', help=f"one of {', '.join(KNOWN)} (digits, mnist_small and mnist1d need no files)")
+    a('--data', default=None, help=f"folder holding the real datasets ({', '.join(l.folder for l in LAYOUTS.values())}); needed by {', '.join(REAL)}")
     a('--seq', action='store_true', help='pixel sequences (b c l) instead of images')
     a('--permuted', action='store_true', help='permute the sequence positions (fixed seeded permutation)')
-    a('--valid-pct', type=float, default=None, help='hold out this fraction of the training set instead of the test set')
+    a('--valid-pct', type=float, default=None, help='hold out this fraction of the training set as validation set (default: the official test split; 0.2 for digits and mnist_small)')
     a('--arch', default='auto', choices=VARIANTS, help='model configuration (auto: from the data)')
     a('--global-mode', default=None, choices=['matmul', 'conv'], help='global branch (default: matmul for square images, conv otherwise)')
-    a('--per-sample', action='store_true', help='per-sample local kernels (batch-independent predictions)')
-    a('--running-stats', action='store_true', help='tracked batch statistics in eval (batch-independent predictions)')
+    a('--batch-dependent', action='store_true', help="the release's batch-shared local kernels and batch statistics in eval, so that a prediction "
+                                                     "depends on the rest of its batch (default: per-sample kernels and running statistics, batch-independent)")
+    a('--init-from', default=None, metavar='CKPT', help="start from a checkpoint of the public release (a Lightning .ckpt or a saved state_dict): "
+                                                        "the architecture comes from it; fine-tune it, or only validate it with --epochs 0")
     a('--checkpoint', action='store_true', help='recompute each block in the backward pass: less memory, about one more forward of time')
-    a('--epochs', type=int, default=20)
+    a('--epochs', type=int, default=20, help='training epochs')
     a('--bs', type=int, default=64, help='batch size')
     a('--lr', type=float, default=1.215e-3, help='Kar3 step size')
     a('--betas', type=float, nargs=2, default=(0.5, 0.95), help='Kar3 EMA coefficients')
     a('--pct-start', type=float, default=0.08, help='warm-up fraction of the one-cycle schedule')
     a('--penalty', type=float, default=5e-5, help='λ of the weight penalty (0: off)')
     a('--slow-loss', type=float, default=1., help='weight of the slow neural loss (0: off)')
-    a('--seed', type=int, default=0)
+    a('--seed', type=int, default=0, help='seed of the split, the permutation, the initialisation and the shuffling')
     a('--device', default='auto', help="'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1', ...")
     a('--threads', type=int, default=None, help='CPU threads for torch (default: torch chooses)')
     a('--precision', default='fp32', choices=PRECISIONS, help='fp32, or bf16/fp16 autocast (fp16 needs CUDA)')
-    a('--resume', action='store_true', help='continue from the checkpoint in the output folder')
+    a('--out', default=None, help='output folder (default: runs/<dataset>[-seq][-permuted], one per task)')
+    a('--resume', action='store_true', help='continue the run in the output folder from its checkpoint')
+    a('--overwrite', action='store_true', help='replace the run already in the output folder')
     a('--checkpoint-every', type=int, default=1, help='save a checkpoint every N epochs (and after the last)')
-    a('--out', default=None, help='output folder (default: runs/<dataset>)')
-    a('--no-bar', action='store_true', help='no progress bar')
+    a('--no-bar', action='store_true', help='no progress bar, a header and one line per epoch instead (always so when the output is not a terminal)')
     return p
 
 # %% ../nbs/11_cli.ipynb #65e6adb3
@@ -61,8 +71,19 @@ class UsageError(ValueError): "A bad command-line argument."
 def check_args(args):
     "Raise `UsageError` for arguments that cannot work."
     if args.dataset not in KNOWN: raise UsageError(f"unknown dataset {args.dataset!r}: choose one of {', '.join(KNOWN)}")
-    for k in ('epochs', 'bs'):
-        if getattr(args, k) < 1: raise UsageError(f"--{k} must be a positive integer, got {getattr(args, k)}")
+    if args.dataset in REAL and args.data is None:
+        lay = LAYOUTS[args.dataset]
+        raise UsageError(f"--dataset {args.dataset} reads local files: pass --data DIR, the folder that holds {lay.folder}/ "
+                         f"({lay.source}); terminator_nb never downloads")
+    if args.bs < 1: raise UsageError(f"--bs must be a positive integer, got {args.bs}")
+    if args.epochs < (0 if args.init_from else 1):
+        raise UsageError(f"--epochs must be a positive integer, got {args.epochs}" + ('' if args.init_from else ' (0, only validating, needs --init-from)'))
+    if args.init_from:
+        if args.resume: raise UsageError("--init-from starts a new run from a release checkpoint and --resume continues a run of ours: use one of them")
+        if args.arch != 'auto': raise UsageError("--init-from takes the architecture from the checkpoint: drop --arch")
+        if args.epochs == 0 and not args.batch_dependent:
+            raise UsageError("--epochs 0 validates the release's model as it is, which uses batch statistics and batch-shared kernels: "
+                             "add --batch-dependent (a batch-independent model needs training first)")
     if not args.lr > 0: raise UsageError(f"--lr must be positive, got {args.lr}")
     if not all(0 <= b < 1 for b in args.betas): raise UsageError(f"--betas must be in [0, 1), got {args.betas}")
     if not 0 <= args.pct_start < 1: raise UsageError(f"--pct-start must be in [0, 1), got {args.pct_start}")
@@ -70,7 +91,28 @@ def check_args(args):
     if args.permuted and not args.seq and args.dataset != 'mnist1d': raise UsageError("--permuted permutes pixel sequences: add --seq")
     if args.threads is not None and args.threads < 1: raise UsageError(f"--threads must be at least 1, got {args.threads}")
     if args.checkpoint_every < 1: raise UsageError(f"--checkpoint-every must be at least 1, got {args.checkpoint_every}")
+    if args.resume and args.overwrite: raise UsageError("--resume continues the run in the output folder and --overwrite replaces it: use one of them")
     return args
+
+RUN_FILES = ('learner.pkl', 'metrics.csv', 'curves.png', 'checkpoint.pth')
+
+def default_out(args)->Path:
+    "`runs/<dataset>`, `-seq` and `-permuted` appended for those tasks: one folder per task."
+    seq = args.seq and args.dataset != 'mnist1d'                      # MNIST-1D is always a sequence
+    return Path('runs')/(args.dataset + ('-seq' if seq else '') + ('-permuted' if args.permuted else ''))
+
+def check_out(out:Path, args):
+    "Refuse to write over a run in `out` unless `--overwrite` (which removes its files) or `--resume`."
+    if args.resume:
+        if not (out/'checkpoint.pth').exists():
+            raise UsageError(f"--resume: no checkpoint at {out/'checkpoint.pth'} (run without --resume, or give the --out of the run to continue)")
+        return
+    found = [f for f in RUN_FILES if (out/f).exists()]
+    if found and not args.overwrite:
+        raise UsageError(f"{out} already holds a run ({', '.join(found)}): continue it with --resume, "
+                         f"write this one elsewhere with --out DIR, or replace it with --overwrite")
+    if found and rank_distrib() == 0:
+        for f in found: (out/f).unlink()
 
 def pick_device(name:str)->torch.device:
     "`auto` → CUDA if available else CPU (under `torchrun`, this process's GPU); a CUDA device that is not there is an error."
@@ -84,10 +126,32 @@ def pick_device(name:str)->torch.device:
 
 # %% ../nbs/11_cli.ipynb #5aff6986
 def build_model(args, meta):
-    "The `--arch` variant for the data in `meta`, with the configuration options of `args`."
-    kw = {k: v for k, v in dict(per_sample=args.per_sample or None, running_stats=args.running_stats or None,
-                                checkpoint=args.checkpoint or None, global_mode=args.global_mode).items() if v is not None}
-    return terminator_for(args.arch, meta['in_channels'], meta['size'], meta['n_classes'], **kw)
+    "The `--arch` variant for the data in `meta`, batch-independent unless `--batch-dependent`, with the configuration options of `args`."
+    kw = {} if args.batch_dependent else dict(BATCH_INDEPENDENT)
+    kw |= {k: v for k, v in dict(checkpoint=args.checkpoint or None, global_mode=args.global_mode).items() if v is not None}
+    if not args.init_from: return terminator_for(args.arch, meta['in_channels'], meta['size'], meta['n_classes'], **kw)
+    try:
+        model = load_release_checkpoint(args.init_from, **kw)
+        check_model_fits(model, meta)
+    except (KeyError, ValueError, TypeError) as e: raise UsageError(f"--init-from {args.init_from}: {str(e).strip(chr(34))}") from None
+    return model
+
+def plural(n:int, word:str)->str: return f"{n} {word}{'' if n == 1 else 's'}"
+
+class EpochLines(Callback):
+    "Instead of a progress bar: a header, then one aligned line per epoch (`--no-bar`, or output that is not a terminal)."
+    order = 55                                                  # before CSVLogger (60), which chains its logger to ours
+    def __init__(self, write=print): self.write = write
+    def before_fit(self):
+        self.names = list(self.recorder.metric_names)          # epoch, train_loss, valid_loss, metrics..., time
+        self.widths = [max(len(n), 8) for n in self.names]
+        self.write('  '.join(n.rjust(w) for n, w in zip(self.names, self.widths)))
+        self.old_logger, self.learn.logger = self.learn.logger, self._line
+    def _line(self, log):
+        if len(log) < len(self.names): return                  # an epoch skipped when resuming
+        cells = [f'{log[0] + 1}/{self.n_epoch}'] + ['-' if v is None else f'{v:.4f}' if isinstance(v, float) else str(v) for v in log[1:]]
+        self.write('  '.join(c.rjust(w) for c, w in zip(cells, self.widths)))
+    def after_fit(self): self.learn.logger = self.old_logger
 
 def plot_curves(learn, fn):
     "Save training/validation loss and validation accuracy per epoch to `fn`."
@@ -104,8 +168,16 @@ def plot_curves(learn, fn):
     axs[1].set_xlabel('epoch'); axs[1].set_ylabel('validation accuracy')
     fig.tight_layout(); fig.savefig(fn, dpi=100); plt.close(fig)
 
+def validate_only(learn, out:Path, say, bar:bool)->dict:
+    "`--init-from CKPT --epochs 0`: the validation loss and accuracy of the model as loaded, and the exported learner."
+    with (contextlib.nullcontext() if bar else learn.no_bar()): valid_loss, acc, *_ = learn.validate()
+    learn.export(out/'learner.pkl')
+    say(f"terminator_train: validation accuracy {acc:.4f} (loss {valid_loss:.4f}) of the checkpoint as it is, no training")
+    say(f"  {'learner':10s} {out/'learner.pkl'}")
+    return dict(epochs=0, valid_loss=float(valid_loss), valid_accuracy=float(acc), learner=out/'learner.pkl')
+
 def train(args)->dict:
-    "Train as `args` say; write `learner.pkl`, `metrics.csv`, `curves.png`, `checkpoint.pth` to `args.out`; return a summary."
+    "Train as `args` say; write `learner.pkl`, `metrics.csv`, `curves.png`, `checkpoint.pth` to the output folder; return a summary."
     check_args(args)
     device = pick_device(args.device)
     if args.precision == 'fp16' and device.type != 'cuda': raise UsageError("--precision fp16 needs a CUDA GPU: use --precision bf16 on a CPU")
@@ -113,9 +185,8 @@ def train(args)->dict:
     set_seed(args.seed, reproducible=True)
     rank0 = rank_distrib() == 0
     say = print if rank0 else (lambda *a, **k: None)
-    out = Path(args.out or Path('runs')/args.dataset).resolve()
-    if args.resume and not (out/'checkpoint.pth').exists():
-        raise UsageError(f"--resume: no checkpoint at {out/'checkpoint.pth'} (run without --resume, or give the --out of the run to continue)")
+    out = Path(args.out or default_out(args)).resolve()
+    check_out(out, args)
     dls = get_dls(args.dataset, path=args.data, bs=args.bs, seq=args.seq, permuted=args.permuted,
                   seed=args.seed, valid_pct=args.valid_pct, device=device)
     meta = dls_meta(dls)
@@ -130,20 +201,24 @@ def train(args)->dict:
         try: start = resume(learn, n_epoch=args.epochs)
         except CheckpointError as e: raise UsageError(str(e))
         say(f"terminator_train: resuming from the checkpoint after epoch {start} of {args.epochs}")
+    if args.epochs == 0: return validate_only(learn, out, say, not args.no_bar and sys.stdout.isatty())   # --init-from, no training
     if rank0: learn.add_cb(CSVLogger(fname=str(out/'metrics.csv'), append=args.resume))
     say(f"terminator_train: {args.dataset} {meta['size']} ({meta['in_channels']} ch, {meta['n_classes']} classes), "
-        f"{n_params(model):,} parameters, {args.epochs} epochs on {device}, {args.precision}"
+        f"{n_params(model):,} parameters{'' if model.config.batch_independent else ' (batch-dependent)'}, "
+        f"{plural(args.epochs, 'epoch')} on {device}, {args.precision}"
         + (f", {num_distrib()} processes" if num_distrib() > 1 else ''))
     t0 = time.time()
-    ctx = learn.no_bar() if args.no_bar else contextlib.nullcontext()
-    with distributed_ctx(learn), ctx: learn.fit_one_cycle(args.epochs, args.lr, pct_start=args.pct_start, start_epoch=start)
+    bar = not args.no_bar and sys.stdout.isatty()
+    if not bar and rank0: learn.add_cb(EpochLines())
+    with distributed_ctx(learn), (contextlib.nullcontext() if bar else learn.no_bar()):
+        learn.fit_one_cycle(args.epochs, args.lr, pct_start=args.pct_start, start_epoch=start)
     secs = time.time() - t0
     vals = [v for v in learn.recorder.values if len(v) >= 3] or load_checkpoint(out/'checkpoint.pth')['values']   # skipped epochs log nothing
     acc = float(vals[-1][2])
     summary = dict(dataset=args.dataset, epochs=args.epochs, seconds=secs, valid_accuracy=acc, learner=out/'learner.pkl',
                    metrics=out/'metrics.csv', curves=out/'curves.png', checkpoint=out/'checkpoint.pth')
     if not rank0: return summary
-    learn.remove_cb(CSVLogger)
+    learn.remove_cbs([CSVLogger, EpochLines])
     if any(len(v) >= 3 for v in learn.recorder.values): plot_curves(learn, out/'curves.png')
     learn.export(out/'learner.pkl')
     say(f"terminator_train: final validation accuracy {acc:.4f} after {secs:.0f} s")

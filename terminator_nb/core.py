@@ -35,28 +35,58 @@ def conv1x1(c_in:int, c_out:int, data_dim:int=2, init:str='default', bias:float|
     if bias is not None: nn.init.constant_(conv.bias, bias)
     return conv
 
+# %% ../nbs/00_core.ipynb #c0de0a11
+def _autocast_state(device_type:str)->dict|None:
+    "The `torch.autocast` arguments in force for `device_type`; None when off (or for a device without autocast, e.g. `meta`)."
+    try: return dict(device_type=device_type, dtype=torch.get_autocast_dtype(device_type)) if torch.is_autocast_enabled(device_type) else None
+    except RuntimeError: return None
+
 # %% ../nbs/00_core.ipynb #b60eeffb
 def shape_str(data_dim:int, c='c', s=None)->str:
     "A readable shape such as `(b, 3, 32, 32)` or `(b, c, l)`."
     s = s if s is not None else (('l',) if data_dim == 1 else ('h', 'w'))
     return '(' + ', '.join(['b', str(c), *map(str, s)]) + ')'
 
+def _missing_dim_hint(shape:tuple, channels, size)->str:
+    "Which dimension a `c *s` or `b *s` tensor lacks, as advice."
+    fits = lambda s: size is None or tuple(s) == tuple(size)
+    no_batch = (channels is None or shape[0] == channels) and fits(shape[1:])
+    no_channel = channels in (None, 1) and fits(shape[1:])
+    if no_batch and (not no_channel or channels is not None and size is not None):   # (1, *size) with 1 channel: x[None] = x[:, None]
+        return ' (one sample: add a batch dimension with x[None])'
+    if no_channel: return ' (add the channel dimension with x[:, None]' + (', or a batch dimension with x[None])' if no_batch else ')')
+    return ''
+
+def _as_dtype(dtype)->str: return {torch.float32: 'x.float()', torch.float64: 'x.double()'}.get(dtype, f'x.to({dtype})')
+
 def check_input(x:Tensor, # the tensor to check
                 data_dim:int, # 1 for `b c l`, 2 for `b c h w`
                 channels:int|None=None, # expected `c`, if fixed
                 size:tuple|None=None, # expected spatial size, if fixed
-                name:str='input'):
-    "Raise a `ValueError` naming the expected and actual shape unless `x` is `b c *s` as expected."
+                name:str='input',
+                dtype:torch.dtype|None=None): # the model's floating dtype (its parameters'); None: not checked
+    "Raise a `ValueError` naming what is expected, what was given and what to do unless `x` is a non-empty `b c *s` batch as expected."
     exp = shape_str(data_dim, channels or 'c', size)
     if not isinstance(x, Tensor): raise TypeError(f"{name} must be a torch.Tensor of shape {exp}, got {type(x).__name__}")
+    shape = tuple(x.shape)
     if x.ndim != data_dim + 2:
-        hint = ' (add a batch dimension with x[None])' if x.ndim == data_dim + 1 else ''
-        raise ValueError(f"{name} must have {data_dim+2} dims {exp}, got shape {tuple(x.shape)}{hint}")
+        hint = _missing_dim_hint(shape, channels, size) if x.ndim == data_dim + 1 else ''
+        raise ValueError(f"{name} must have {data_dim+2} dims {exp}, got shape {shape}{hint}")
     if channels is not None and x.shape[1] != channels:
-        raise ValueError(f"{name} must have {channels} channels {exp}, got shape {tuple(x.shape)}")
-    if size is not None and tuple(x.shape[2:]) != tuple(size):
-        raise ValueError(f"{name} must have spatial size {tuple(size)} {exp}, got shape {tuple(x.shape)}: "
-                         f"resize the data or build the model with size={tuple(x.shape[2:])}")
+        raise ValueError(f"{name} must have {channels} channels {exp}, got shape {shape}")
+    if size is not None and shape[2:] != tuple(size):
+        raise ValueError(f"{name} must have spatial size {tuple(size)} {exp}, got shape {shape}: "
+                         f"resize the data or build the model with size={shape[2:]}")
+    if shape[0] == 0: raise ValueError(f"{name} is an empty batch, shape {shape}: pass at least one sample")
+    if dtype is not None:
+        if not x.is_floating_point():
+            raise ValueError(f"{name} has dtype {x.dtype} but the model computes in {dtype}: convert it with {_as_dtype(dtype)} "
+                             f"after scaling it like the training data (e.g. x.float() / 255 for 8-bit pixels)")
+        if x.dtype != dtype and _autocast_state(x.device.type) is None:     # under autocast any floating input is fine
+            other = {torch.float64: ', or run the model in float64 with model.double()',
+                     torch.float16: ', or run under torch.autocast for mixed precision',
+                     torch.bfloat16: ', or run under torch.autocast for mixed precision'}.get(x.dtype, '')
+            raise ValueError(f"{name} has dtype {x.dtype} but the model's parameters are {dtype}: convert it with {_as_dtype(dtype)}{other}")
     return x
 
 # %% ../nbs/00_core.ipynb #a30efbec

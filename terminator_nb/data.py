@@ -4,11 +4,11 @@
 
 # %% auto #0
 __all__ = ['Layout', 'LAYOUTS', 'STATS', 'Raw', 'STL10_CLASSES', 'REAL', 'OFFLINE', 'KNOWN', 'TensorSeq', 'show_batch',
-           'ArrayToTensor', 'IntCategorize', 'PadCropFlip', 'ToSeq', 'seq_perm', 'PermuteSeq', 'seeded_split',
-           'image_dls', 'arrays_dls', 'dls_meta', 'DatasetNotFoundError', 'check_layout', 'read_mnist', 'read_cifar',
-           'read_stl10', 'real_dls', 'mnist_dls', 'cifar10_dls', 'cifar100_dls', 'stl10_dls', 'cache_dir',
-           'digits_arrays', 'mnist_small_arrays', 'mnist1d_arrays', 'digits_dls', 'mnist_small_dls', 'mnist1d_dls',
-           'get_dls']
+           'show_results', 'plot_top_losses', 'ArrayToTensor', 'IntCategorize', 'PadCropFlip', 'ToSeq', 'seq_perm',
+           'PermuteSeq', 'seeded_split', 'image_dls', 'arrays_dls', 'n_classes_of', 'dls_meta', 'DatasetNotFoundError',
+           'check_layout', 'read_mnist', 'read_cifar', 'read_stl10', 'real_dls', 'mnist_dls', 'cifar10_dls',
+           'cifar100_dls', 'stl10_dls', 'cache_dir', 'digits_arrays', 'mnist_small_arrays', 'mnist1d_arrays',
+           'digits_dls', 'mnist_small_dls', 'mnist1d_dls', 'get_dls']
 
 # %% ../nbs/09_data.ipynb #067cb52b
 import os, random, hashlib
@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 from plum import dispatch
 from fastcore.basics import store_attr
 from fastcore.foundation import L
-from fasttransform import Transform, DisplayedTransform
+from fasttransform import Transform, DisplayedTransform, ItemTransform
 from fastai.torch_core import TensorBase, TensorImage, TensorImageBW, TensorCategory
 from fastai.data.core import TfmdLists, Datasets, get_show_batch_func
 from fastai.data.transforms import IntToFloatTensor, Normalize, Category, CategoryMap
@@ -51,23 +51,43 @@ def show_batch(x:TensorSeq, y, samples, ctxs=None, max_n=9, nrows=None, ncols=No
     if ctxs is None: ctxs = get_grid(min(len(samples), max_n), nrows=nrows, ncols=ncols, figsize=figsize)
     return get_show_batch_func(object)(x, y, samples, ctxs=ctxs, max_n=max_n, **kwargs)
 
+# %% ../nbs/09_data.ipynb #dbe72961
+@dispatch
+def show_results(x:TensorSeq, y:TensorCategory, samples, outs, ctxs=None, max_n=9, nrows=None, ncols=None, figsize=None, **kwargs):
+    "`show_results` for sequences: a grid of line plots titled with the label and the prediction (green: right, red: wrong)"
+    if ctxs is None: ctxs = get_grid(min(len(samples), max_n), nrows=nrows, ncols=ncols, figsize=figsize)
+    for i in range(2): ctxs = [b.show(ctx=c, **kwargs) for b,c,_ in zip(samples.itemgot(i), ctxs, range(max_n))]
+    return [r.show(ctx=c, color='green' if b == r else 'red', **kwargs)
+            for b,r,c,_ in zip(samples.itemgot(1), outs.itemgot(0), ctxs, range(max_n))]
+
+@dispatch
+def plot_top_losses(x:TensorSeq, y:TensorCategory, samples, outs, raws, losses, nrows=None, ncols=None, figsize=None, **kwargs):
+    "`plot_top_losses` for sequences: a grid of line plots titled prediction/actual/loss/probability"
+    axs = get_grid(len(samples), nrows=nrows, ncols=ncols, figsize=figsize, title='Prediction/Actual/Loss/Probability')
+    for ax,s,o,r,l in zip(axs, samples, outs, raws, losses):
+        s[0].show(ctx=ax, **kwargs)
+        ax.set_title(f'{o[0]}/{s[1]} / {l.item():.2f} / {r.max().item():.2f}')
+
 # %% ../nbs/09_data.ipynb #3082beaf
-class ArrayToTensor(Transform):
-    "Turn one row of a numpy array into a tensor of type `cls`; carries the model-facing `terminator_meta`"
+class ArrayToTensor(ItemTransform):
+    "One item (an `(array row, label)` pair, a bare array row or a tensor) → a tensor of type `cls`; carries the model-facing `terminator_meta`"
+    input_types = (tuple, list, np.ndarray, torch.Tensor)   # what fastai's `test_dl` accepts as an item (a pair comes in as a list)
     def __init__(self,
                  cls=TensorImage,       # tensor type of the items: `TensorImage`, `TensorImageBW` or `TensorSeq`
                  terminator_meta=None): # record for the model (see `dls_meta`)
         store_attr()
-    def encodes(self, o:np.ndarray): return self.cls(torch.from_numpy(np.ascontiguousarray(o)))
+    def encodes(self, o):
+        x = o[0] if isinstance(o, (tuple, list)) else o
+        return self.cls(torch.from_numpy(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x)
 
 # %% ../nbs/09_data.ipynb #a76a80c4
-class IntCategorize(DisplayedTransform):
-    "Integer class index → `TensorCategory`; decodes to the class name. Gives `dls.c`, `dls.vocab` and the default loss"
+class IntCategorize(ItemTransform):
+    "The integer class index of an `(x, label)` pair (or a bare label) → `TensorCategory`; decodes to the class name. Gives `dls.c`, `dls.vocab` and the default loss"
     loss_func,order = CrossEntropyLossFlat(),1
     def __init__(self, vocab): # class names, in label order
         self.vocab = CategoryMap(list(map(str, vocab)), sort=False)
         self.c = len(self.vocab)
-    def encodes(self, o): return TensorCategory(int(o))
+    def encodes(self, o): return TensorCategory(int(o[1] if isinstance(o, (tuple, list)) else o))
     def decodes(self, o): return Category(self.vocab[int(o)])
 
 # %% ../nbs/09_data.ipynb #77d86122
@@ -169,19 +189,38 @@ def arrays_dls(x_train, y_train, x_valid, y_valid, # arrays: one row per item, i
     x = np.concatenate([np.asarray(x_train), np.asarray(x_valid)])
     y = np.concatenate([np.asarray(y_train), np.asarray(y_valid)]).astype(np.int64)
     splits = [slice(0, n), slice(n, len(x))]
-    tls = [TfmdLists(x, [ArrayToTensor(cls, dict(meta))], splits=splits),
-           TfmdLists(y, [IntCategorize(classes)], splits=splits)]
+    items = list(zip(x, y))                                   # (row view, label): one item holds both, as fastai's test_dl expects
+    tls = [TfmdLists(items, [ArrayToTensor(cls, dict(meta))], splits=splits),
+           TfmdLists(items, [IntCategorize(classes)], splits=splits)]
     dsets = Datasets(tls=tls, n_inp=1)
     return dsets.dataloaders(bs=bs, after_batch=batch_tfms or [], num_workers=num_workers, device=device, **kwargs)
 
 # %% ../nbs/09_data.ipynb #caa0d201
+def _attr(o, k):
+    try: return getattr(o, k, None)
+    except Exception: return None                         # fastai's attribute delegation can raise anything
+
+def n_classes_of(dls): # a fastai `DataLoaders` of `(x, y)` batches
+    "The number of classes: `dls.c`, else the length of `dls.vocab`, else 1 + the largest integer label of the training and validation sets; None if unknown"
+    c = _attr(dls, 'c')
+    if isinstance(c, (int, np.integer)) and c > 0: return int(c)
+    vocab = _attr(dls, 'vocab')
+    if vocab is not None and not isinstance(vocab, str):
+        try: return len(vocab[-1] if len(vocab) and isinstance(vocab[0], (list, tuple, L)) else vocab) or None
+        except TypeError: pass
+    try: ys = [o[1] for ds in (dls.train_ds, dls.valid_ds) for o in ds]
+    except Exception: return None
+    ys = [y.item() if isinstance(y, torch.Tensor) and y.numel() == 1 else y for y in ys]
+    if not ys or not all(isinstance(y, (int, np.integer)) and not isinstance(y, bool) and y >= 0 for y in ys): return None
+    return int(max(ys)) + 1
+
 def dls_meta(dls): # a fastai `DataLoaders`
     "The record a model needs: `data_dim`, `in_channels`, `size`, `n_classes` (+ `name`, `seq`, `permuted`)"
     m = getattr(dls, 'terminator_meta', None)
     if isinstance(m, dict): return dict(m)
     x = dls.one_batch()[0]
     return dict(name=None, data_dim=x.ndim - 2, in_channels=x.shape[1], size=tuple(x.shape[2:]),
-                n_classes=getattr(dls, 'c', None), seq=x.ndim == 3, permuted=None)
+                n_classes=n_classes_of(dls), seq=x.ndim == 3, permuted=None)
 
 # %% ../nbs/09_data.ipynb #172488e4
 class DatasetNotFoundError(FileNotFoundError):

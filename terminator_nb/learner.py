@@ -5,19 +5,22 @@
 # %% ../nbs/10_learner.ipynb #76e0c720
 from __future__ import annotations
 from functools import partial
+import numpy as np
 import torch.nn as nn
 from fastai.basics import *
 from fastai.callback.all import *
+import fastai.vision.learner   # fastai's show_results / plot_top_losses for images (`ClassificationInterpretation`)
 from .core import *
 from .slownet import SlowNet
-from .model import Terminator, terminator_for
+from .model import Terminator, terminator_for, BATCH_INDEPENDENT
 from .slowloss import slow_neural_loss
 from .optimizer import Kar3
 from .data import dls_meta
 
 # %% auto #0
 __all__ = ['slow_parameters', 'terminator_splitter', 'unwrap', 'SlowLossCallback', 'SlowLossMetric', 'weight_penalty',
-           'WeightPenaltyCallback', 'model_for', 'check_model_fits', 'terminator_learner']
+           'WeightPenaltyCallback', 'NonFiniteLossError', 'FiniteLossCallback', 'model_for', 'check_model_fits',
+           'plain_state', 'PlainStateOptimizer', 'plain_state_opt', 'terminator_learner']
 
 # %% ../nbs/10_learner.ipynb #cb6049a8
 def slow_parameters(model:nn.Module)->list:
@@ -71,6 +74,25 @@ class WeightPenaltyCallback(Callback):
         self.learn.loss_grad = self.learn.loss_grad + l
         self.learn.loss = self.learn.loss + l.detach()
 
+# %% ../nbs/10_learner.ipynb #d490f71c
+class NonFiniteLossError(ValueError):
+    "The training loss became NaN or infinite."
+    def __init__(self, msg): super().__init__(msg); self.msg = msg
+    def __str__(self): return self.msg          # one line, even after fastai prepends the callback's name to `args`
+
+class FiniteLossCallback(Callback):
+    "Stop training with a `NonFiniteLossError` when the loss to backpropagate is NaN or infinite, before the step that would spread it."
+    order = 99                                                   # after_loss: after the slow loss (60) and penalty (61) are added
+    def before_fit(self): self.problem = None
+    def after_loss(self):
+        if not self.training or torch.isfinite(self.learn.loss_grad).all(): return
+        self.problem = (f"the training loss became {self.learn.loss_grad.float().sum().item()} at epoch {self.epoch + 1}, "
+                        f"batch {self.iter + 1}: training stopped before that step; lower the learning rate, "
+                        f"or check the data for NaN or infinite values")
+        raise CancelFitException
+    def after_fit(self):
+        if self.problem: raise NonFiniteLossError(self.problem)
+
 # %% ../nbs/10_learner.ipynb #4bc3f724
 def model_for(meta:dict, **kw)->Terminator:
     "The default Terminator for data described by `meta` (see `dls_meta`); `kw` overrides config fields."
@@ -81,10 +103,30 @@ def check_model_fits(model:Terminator, meta:dict):
     cfg = model.config
     want = dict(data_dim=cfg.data_dim, in_channels=cfg.in_channels, size=tuple(cfg.size), n_classes=cfg.n_classes)
     have = {k: (tuple(meta[k]) if k == 'size' else meta[k]) for k in want}
+    if have['n_classes'] is None: have['n_classes'] = want['n_classes']    # data that do not say: the model decides
     if want != have: raise ValueError(f"the model was built for {want} but the data is {have}: build it for this data (or pass model=None)")
 
+def plain_state(o):
+    "`o` with fastcore `L`s as lists, numpy scalars as numbers and numpy arrays as tensors: what `torch.load(weights_only=True)` reads."
+    if isinstance(o, dict): return {k: plain_state(v) for k, v in o.items()}
+    if isinstance(o, (L, list)): return [plain_state(v) for v in o]
+    if isinstance(o, tuple): return tuple(plain_state(v) for v in o)
+    if isinstance(o, np.generic): return o.item()
+    if isinstance(o, np.ndarray): return torch.from_numpy(o)
+    return o
+
+class PlainStateOptimizer(Optimizer):
+    "fastai's `Optimizer` whose `state_dict` is `plain_state`: `learn.save` files load with `torch.load(weights_only=True)`."
+    def state_dict(self): return plain_state(super().state_dict())
+
+def plain_state_opt(opt_func, *args, **kwargs):
+    "`opt_func(*args, **kwargs)`, a fastai `Optimizer` turned into a `PlainStateOptimizer`."
+    opt = opt_func(*args, **kwargs)
+    if type(opt) is Optimizer: opt.__class__ = PlainStateOptimizer
+    return opt
+
 # %% ../nbs/10_learner.ipynb #e1e9583b
-def terminator_learner(dls:DataLoaders, # fastai DataLoaders (see `terminator_nb.data.get_dls`)
+def terminator_learner(dls:DataLoaders, # fastai DataLoaders of `(x, y)` batches (e.g. `terminator_nb.data.get_dls`)
                        model:nn.Module|None=None, # a Terminator; None: `model_for(dls_meta(dls), **model_kw)`
                        lr:float=1.215e-3, # Kar3 step size (release CIFAR10)
                        betas:tuple=(0.5, 0.95), # Kar3 EMA coefficients; β₁ is frozen in `fit_one_cycle`
@@ -95,14 +137,22 @@ def terminator_learner(dls:DataLoaders, # fastai DataLoaders (see `terminator_nb
                        cbs=None, # extra callbacks
                        model_kw:dict|None=None, # overrides for the default model's configuration
                        opt_func=None, # None: Kar3 with `betas` (release); else a fastai optimiser (e.g. `Adam`) with its own defaults
+                       batch_independent:bool=True, # default model: per-sample kernels + running statistics; False: the release's
+                       n_classes:int|None=None, # classes of the default model; None: from `dls.c`, the vocabulary or the labels
                        **kwargs)->Learner: # passed to `Learner`
-    "A fastai `Learner` for a Terminator: label smoothing, Kar3, slow neural loss, weight penalty, slow/fast splitter."
+    "A fastai `Learner` for a Terminator: label smoothing, Kar3, slow neural loss, weight penalty, slow/fast splitter, a stop on a non-finite loss."
     meta = dls_meta(dls)
-    if model is None: model = model_for(meta, **(model_kw or {}))
+    if n_classes is not None: meta['n_classes'] = n_classes
+    if model is None:
+        if meta['n_classes'] is None:
+            raise ValueError("terminator_learner: these DataLoaders do not say how many classes there are (no dls.c, vocab or "
+                             "integer labels): pass n_classes=")
+        model = model_for(meta, **{**(BATCH_INDEPENDENT if batch_independent else {}), **(model_kw or {})})
     elif isinstance(model, Terminator): check_model_fits(model, meta)
     b1, b2 = betas
-    cbs = [SlowLossCallback(slow_loss), WeightPenaltyCallback(penalty)] + list(L(cbs))
+    cbs = [SlowLossCallback(slow_loss), WeightPenaltyCallback(penalty), FiniteLossCallback()] + list(L(cbs))
     metrics = [accuracy, SlowLossMetric()] if metrics is None else metrics
-    opt = dict(opt_func=partial(Kar3, betas=(b1, b2)), moms=(b1, b1, b1)) if opt_func is None else dict(opt_func=opt_func)
+    opt = dict(opt_func=partial(plain_state_opt, partial(Kar3, betas=(b1, b2))), moms=(b1, b1, b1)) if opt_func is None else \
+          dict(opt_func=partial(plain_state_opt, opt_func))
     return Learner(dls, model, loss_func=LabelSmoothingCrossEntropyFlat(eps=label_smoothing), lr=lr,
                    splitter=terminator_splitter, metrics=metrics, cbs=cbs, **opt, **kwargs)

@@ -4,6 +4,8 @@
 
 # %% ../nbs/06_model.ipynb #f7e4655d
 from __future__ import annotations
+import warnings
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 import torch
 import torch.nn as nn
@@ -13,9 +15,9 @@ from .core import *
 from .sfne import SFNEBlock
 
 # %% auto #0
-__all__ = ['VARIANTS', 'TerminatorConfig', 'Terminator', 'terminator_cifar', 'terminator_small', 'terminator_seq',
-           'terminator_mnist1d', 'terminator_seq_digits', 'terminator_smnist', 'terminator_for', 'n_params',
-           'parameter_table']
+__all__ = ['BATCH_INDEPENDENT', 'VARIANTS', 'TerminatorConfig', 'BatchOfOneWarning', 'keep_buffers', 'Terminator',
+           'terminator_cifar', 'terminator_small', 'terminator_seq', 'terminator_mnist1d', 'terminator_seq_digits',
+           'terminator_smnist', 'terminator_for', 'n_params', 'parameter_table']
 
 # %% ../nbs/06_model.ipynb #0cb9f54c
 @dataclass
@@ -56,11 +58,13 @@ class TerminatorConfig:
             raise ValueError(f"global_mode='matmul' needs a square 2D input, got size {self.size}: use global_mode='conv'")
         if self.global_mode not in ('matmul', 'conv'): raise ValueError(f"unknown global_mode {self.global_mode!r}: use 'matmul' or 'conv'")
         if self.block_std not in ('gibs', 'bs'): raise ValueError(f"unknown block_std {self.block_std!r}: use 'gibs' (release) or 'bs'")
-        if self.checkpoint and self.running_stats:
-            raise ValueError("checkpoint=True recomputes every block, which would update the running statistics twice per step: use one of checkpoint, running_stats")
 
     @property
     def data_dim(self): return len(self.size)
+    @property
+    def batch_independent(self)->bool:
+        "True when a prediction in `eval()` does not depend on the rest of its batch (per-sample kernels and running statistics)."
+        return self.per_sample and self.running_stats
     @property
     def widths(self):
         "Channels entering each block, then the output width: `(c_0, ..., c_n)`."
@@ -68,7 +72,21 @@ class TerminatorConfig:
         for f in self.factors: w.append(w[-1] * f)
         return tuple(w)
 
+BATCH_INDEPENDENT = dict(per_sample=True, running_stats=True)   # the fields that make predictions batch-independent
+
 # %% ../nbs/06_model.ipynb #9c01b05c
+class BatchOfOneWarning(UserWarning): "A batch-dependent model was asked to predict a batch of one."
+
+@contextmanager
+def keep_buffers(module:nn.Module):
+    "Restore `module`'s persistent buffers (its running statistics) on exit."
+    params = {id(p) for p in module.parameters()}
+    saved = [(b, b.clone()) for b in module.state_dict(keep_vars=True).values() if id(b) not in params]
+    try: yield
+    finally:
+        with torch.no_grad():
+            for b, v in saved: b.copy_(v)
+
 class Terminator(nn.Module):
     "The Terminator: SFNE blocks at full resolution, global average pooling, linear head."
     def __init__(self, config:TerminatorConfig|None=None, # the configuration (default: release CIFAR)
@@ -84,24 +102,38 @@ class Terminator(nn.Module):
         self.head = nn.Linear(w[-1], cfg.n_classes)
         nn.init.kaiming_normal_(self.head.weight); nn.init.zeros_(self.head.bias)
         self.slow_kernels = []
+        self._warned_alone = False
 
     def forward(self, x:Tensor # `b c *s`: `b c h w` images or `b c l` sequences
                )->Tensor:
         "Logits `b n_classes`; the blocks' global hyper-kernels are kept in `self.slow_kernels`."
         cfg = self.config
-        check_input(x, cfg.data_dim, cfg.in_channels, cfg.size)
+        check_input(x, cfg.data_dim, cfg.in_channels, cfg.size, dtype=self.head.weight.dtype)
+        if x.shape[0] == 1 and not self.training and not cfg.batch_independent: self._warn_alone()
         outs, kernels = [], []
         recompute = getattr(cfg, 'checkpoint', False) and torch.is_grad_enabled()
         for blk, skips in zip(self.blocks, cfg.skips):
             p = [outs[j] for j in skips]
-            x, w = checkpoint(blk, x, p, use_reentrant=False) if recompute else blk(x, p)   # b c_{i+1} *s, 1 c_i *s
+            if recompute:   # the recomputation in backward leaves the running statistics as the forward left them
+                ctx = (lambda blk=blk: (nullcontext(), keep_buffers(blk))) if cfg.running_stats else None
+                x, w = checkpoint(blk, x, p, use_reentrant=False, **({'context_fn': ctx} if ctx else {}))
+            else: x, w = blk(x, p)                                      # b c_{i+1} *s, 1 c_i *s
             outs.append(x); kernels.append(w)
         self.slow_kernels = kernels
         return self.head(mean_spatial(x))                              # b n_classes
 
+    def _warn_alone(self):
+        "Warn, once per model, that a batch-dependent model predicts a batch of one without the context it was trained with."
+        if getattr(self, '_warned_alone', False): return
+        self._warned_alone = True
+        warnings.warn("this Terminator's predictions depend on the rest of the batch (the release's batch-shared local kernels and "
+                      "batch statistics), so an item predicted alone can differ from the same item in a batch: predict whole batches, "
+                      "or train a batch-independent model (per_sample=True, running_stats=True, the default of terminator_learner)",
+                      BatchOfOneWarning, stacklevel=3)
+
     def __getstate__(self):
         # the kernels of the last forward are part of an autograd graph: never pickle them
-        return {**self.__dict__, 'slow_kernels': []}
+        return {**self.__dict__, 'slow_kernels': [], '_warned_alone': False}
 
 # %% ../nbs/06_model.ipynb #d23394b4
 def terminator_cifar(n_classes:int=10, **kw)->Terminator:

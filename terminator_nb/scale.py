@@ -4,7 +4,8 @@
 
 # %% ../nbs/13_scale.ipynb #eaca7978
 from __future__ import annotations
-import os, random, hashlib, io
+import os, random, hashlib, io, pickle
+from dataclasses import asdict, is_dataclass
 from contextlib import contextmanager
 import numpy as np
 import torch
@@ -12,10 +13,12 @@ from fastai.basics import *
 from fastai.callback.fp16 import MixedPrecision, AMPMode
 from fastai.distributed import DistributedDL, DistributedTrainer
 from fastai.callback.progress import ProgressCallback
+from .learner import plain_state
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'AnyBackendDistributedDL', 'AnyBackendDistributedTrainer', 'distributed_ctx', 'AnyDeviceMixedPrecision',
-           'set_precision', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'CheckpointCallback', 'resume']
+           'set_precision', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'CheckpointCallback',
+           'check_checkpoint_fits', 'resume']
 
 # %% ../nbs/13_scale.ipynb #4e30328b
 def _group_device():
@@ -74,9 +77,9 @@ class CheckpointError(ValueError): "A checkpoint that cannot be used."
 _MAGIC = b'TNBCKPT1'
 
 def save_checkpoint(state:dict, fname):
-    "Write `state` to `fname` atomically, followed by a SHA-256 of the payload."
+    "Write `plain_state(state)` to `fname` atomically, followed by a SHA-256 of the payload."
     fname = Path(fname); fname.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO(); torch.save(state, buf); payload = buf.getvalue()
+    buf = io.BytesIO(); torch.save(plain_state(state), buf); payload = buf.getvalue()
     tmp = fname.with_name(f'.{fname.name}.tmp{os.getpid()}')
     with open(tmp, 'wb') as f:
         f.write(payload); f.write(_MAGIC); f.write(hashlib.sha256(payload).digest())
@@ -84,7 +87,7 @@ def save_checkpoint(state:dict, fname):
     os.replace(tmp, fname)
 
 def load_checkpoint(fname, map_location='cpu')->dict:
-    "Read a checkpoint written by `save_checkpoint`; `CheckpointError` if it is missing, truncated or damaged."
+    "Read a checkpoint written by `save_checkpoint` (`weights_only`); `CheckpointError` if it is missing, truncated, damaged or not plain."
     fname = Path(fname)
     if not fname.exists(): raise CheckpointError(f"no checkpoint at {fname}: start without --resume")
     data = fname.read_bytes()
@@ -92,7 +95,10 @@ def load_checkpoint(fname, map_location='cpu')->dict:
     if magic != _MAGIC or hashlib.sha256(payload).digest() != digest:
         raise CheckpointError(f"checkpoint {fname} is truncated or damaged ({len(data):,} bytes): "
                               f"delete it to start over, or restore a good copy")
-    return torch.load(io.BytesIO(payload), map_location=map_location, weights_only=False)
+    try: return torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(f"checkpoint {fname} holds more than weights (written by an older version?) and is not loaded: "
+                              f"start over in another folder") from e
 
 # %% ../nbs/13_scale.ipynb #93f69f5d
 def _train_dl(learn):
@@ -105,12 +111,19 @@ def _rng_state(learn):
                 numpy=np.random.get_state(), python=random.getstate(), dl=_train_dl(learn).rng.getstate())
 
 def _set_rng_state(learn, s):
-    torch.set_rng_state(s['torch']); np.random.set_state(s['numpy']); random.setstate(s['python'])
+    name, keys, *rest = s['numpy']                                     # the key array comes back as a tensor
+    torch.set_rng_state(s['torch']); np.random.set_state((name, np.asarray(keys, dtype=np.uint32), *rest)); random.setstate(s['python'])
     if s['cuda'] is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
     _train_dl(learn).rng.setstate(s['dl'])
 
+def _unwrap(model): return model.module if hasattr(model, 'module') else model
+
+def _config(model)->dict|None:
+    cfg = getattr(_unwrap(model), 'config', None)
+    return asdict(cfg) if is_dataclass(cfg) else None
+
 class CheckpointCallback(Callback):
-    "Save model, optimiser, epoch and RNG states after every `every` epochs to `learn.path/fname` (rank 0 only)."
+    "Save model, its configuration, optimiser, epoch and RNG states after every `every` epochs to `learn.path/fname` (rank 0 only)."
     order = 65   # after the Recorder has logged the epoch
     def __init__(self, fname='checkpoint.pth', every:int=1): self.fname, self.every = fname, every
     @property
@@ -120,18 +133,39 @@ class CheckpointCallback(Callback):
     def after_epoch(self):
         if not self.trained or (self.epoch + 1) % self.every and self.epoch + 1 != self.n_epoch: return
         if rank_distrib() == 0:
-            model = self.learn.model.module if hasattr(self.learn.model, 'module') else self.learn.model
-            save_checkpoint(dict(epoch=self.epoch, n_epoch=self.n_epoch, model=model.state_dict(),
-                                 opt=self.learn.opt.state_dict(), rng=_rng_state(self.learn),
+            save_checkpoint(dict(epoch=self.epoch, n_epoch=self.n_epoch, model=_unwrap(self.learn.model).state_dict(),
+                                 config=_config(self.learn.model), opt=self.learn.opt.state_dict(), rng=_rng_state(self.learn),
                                  values=[list(map(float, v[:3])) for v in self.learn.recorder.values]), self.path)
 
+_SAME_WEIGHTS = ('checkpoint',)   # configuration fields that do not change what the weights mean
+
+def check_checkpoint_fits(model:nn.Module, ck:dict, fname='the checkpoint'):
+    "Raise a one-line `CheckpointError` unless the checkpoint `ck` was written by a model configured like `model`, with tensors of the same names and shapes."
+    ours, theirs = _config(model), ck.get('config')
+    if ours is not None and theirs is not None:
+        diff = [k for k in ours if k not in _SAME_WEIGHTS and ours[k] != theirs.get(k)]
+        if diff:
+            show = lambda c: ', '.join(f'{k}={c.get(k)!r}' for k in diff)
+            raise CheckpointError(f"{fname} was written by another model ({show(theirs)}; this run: {show(ours)}): "
+                                  f"resume with the options of that run, or start this one in another folder")
+    own, saved = _unwrap(model).state_dict(), ck['model']
+    bad = sorted(k for k in own.keys() | saved.keys() if k not in own or k not in saved or own[k].shape != saved[k].shape)
+    if bad:
+        k = bad[0]
+        what = f"{k} is {tuple(saved[k].shape)} there, {tuple(own[k].shape)} here" if k in own and k in saved else \
+               f"{k} is only {'there' if k in saved else 'here'}"
+        raise CheckpointError(f"{fname} does not fit this model ({len(bad)} tensors differ, e.g. {what}): "
+                              f"resume with the options of that run, or start this one in another folder")
+
 def resume(learn:Learner, fname='checkpoint.pth', n_epoch:int|None=None)->int:
-    "Load the checkpoint into `learn` (model, optimiser, RNG states); return the epoch to start from."
-    ck = load_checkpoint(Path(learn.path)/fname)
+    "Load the checkpoint into `learn` (model, optimiser, RNG states) after checking it fits; return the epoch to start from."
+    path = Path(learn.path)/fname
+    ck = load_checkpoint(path)
     if n_epoch is not None and ck['n_epoch'] != n_epoch:
         raise CheckpointError(f"the checkpoint is from a run of {ck['n_epoch']} epochs, this one has {n_epoch}: "
                               f"the learning-rate schedule would not match (use --epochs {ck['n_epoch']})")
-    learn.model.load_state_dict(ck['model'])
+    check_checkpoint_fits(learn.model, ck, f"the checkpoint {path}")
+    _unwrap(learn.model).load_state_dict(ck['model'])
     if learn.opt is None: learn.create_opt()
     learn.opt.load_state_dict(ck['opt'])
     _set_rng_state(learn, ck['rng'])

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from .core import *
+from .core import _autocast_state
 from .hyperzzw import apply_global, hyperzzw_local
 from .standardisation import GIBS
 
@@ -20,11 +21,6 @@ __all__ = ['PointwiseConv', 'pointwise_conv', 'Standardise', 'lean_standardise',
 
 # %% ../nbs/05a_speed.ipynb #a1000002
 def _is_nhwc(x): return x.ndim == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
-
-def _autocast_state(device_type:str)->dict|None:
-    "The `torch.autocast` arguments in force for `device_type`; None when off (or for a device without autocast, e.g. `meta`)."
-    try: return dict(device_type=device_type, dtype=torch.get_autocast_dtype(device_type)) if torch.is_autocast_enabled(device_type) else None
-    except RuntimeError: return None
 
 class PointwiseConv(torch.autograd.Function):
     "`W·cat(xs) + b`: the 1×1 convolution of a channel concatenation as batched GEMMs, one per part; never builds the concatenation."
