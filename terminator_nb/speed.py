@@ -16,8 +16,8 @@ from .standardisation import GIBS
 
 # %% auto #0
 __all__ = ['PointwiseConv', 'pointwise_conv', 'Standardise', 'lean_standardise', 'std_gelu', 'SigmoidGate', 'sigmoid_gate',
-           'local_layout', 'kernel_grad_fft', 'DepthwiseFFTGrad', 'local_conv', 'fold_tiles', 'fused_block',
-           'lean_malloc']
+           'local_layout', 'kernel_grad_fft', 'DepthwiseFFTGrad', 'local_conv', 'fold_tiles', 'fast_fft_len',
+           'global_products', 'fused_block', 'lean_malloc']
 
 # %% ../nbs/05a_speed.ipynb #a1000002
 def _is_nhwc(x): return x.ndim == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
@@ -286,6 +286,31 @@ def fold_tiles(w:Tensor, # bottleneck weight `c_out (n_branches + len(skips))·c
         parts.append(cols.reshape(w.shape[0], channels // cs, cs).sum(1))          # Σ_j W_j
     return torch.cat(parts, 1)
 
+# %% ../nbs/05a_speed.ipynb #45424d0d
+def fast_fft_len(m:int)->int:
+    "The smallest length ≥ `m` with no prime factor above 7 (an FFT of it is fast)."
+    n = m
+    while True:
+        r = n
+        for p in (2, 3, 5, 7):
+            while r % p == 0: r //= p
+        if r == 1: return n
+        n += 1
+
+def global_products(wh:Tensor, # ŵ `b c *s`
+                    ys:tuple, # maps `b c *s` to apply it to
+                    mode:str, # 'matmul' or 'conv'
+                   )->list:
+    "`[apply_global(wh, y, mode) for y in ys]`; for 'conv', ŵ is transformed once, the maps together, at fast lengths."
+    if mode == 'matmul': return [wh @ y for y in ys]
+    s, dt = wh.shape[2:], wh.dtype
+    if dt in (torch.float16, torch.bfloat16): wh, ys = wh.float(), [y.float() for y in ys]
+    dims, n = list(range(3, wh.ndim + 1)), [fast_fft_len(2 * a - 1) for a in s]           # of the stacked maps: 3 b c *s
+    W = torch.fft.rfftn(wh, s=n, dim=[d - 1 for d in dims]).conj()                          # b c *n
+    out = torch.fft.irfftn(torch.fft.rfftn(torch.stack(list(ys)), s=n, dim=dims) * W, s=n, dim=dims)
+    out = torch.roll(out, [(a - 1) // 2 for a in s], dims)                                  # align with padding='same'
+    return list(out[(..., *[slice(0, a) for a in s])].to(dt).unbind(0))                    # len(ys) × b c *s
+
 # %% ../nbs/05a_speed.ipynb #a1000007
 def _rgu_gate(rgu, x):
     "`q = GELU(IS(Kx ⊙ Q(Vx))) + B` of an `RGU`, and the standardised map `y` it is rebuilt from."
@@ -313,7 +338,7 @@ def _branches(blk, x):
                           [(_gelu_add, y_s, blk.rgu_slow.bias), (_gelu_add, y_f, blk.rgu_fast.bias)]))   # b c *s
     m = IS(_conv(blk.mixer, x))
     e = IS(blk.hci(x))
-    o, o_m, o_e = (apply_global(wh, y, blk.global_mode) for y in (f, m, e))   # ŵ ⋆ f, ŵ ⋆ m, ŵ ⋆ e
+    o, o_m, o_e = global_products(wh, (f, m, e), blk.global_mode)   # ŵ ⋆ f, ŵ ⋆ m, ŵ ⋆ e
     xl = x if blk.local[0].slow.per_sample else local_layout(x)      # two local branches slide over x: one layout change
     local = [_local_parts(branch, z, y) for branch, (z, y) in zip(blk.local, [(x, e), (e, xl), (m, xl), (x, m)])]
     s_s, s_c = blk.hi.scores(o)
