@@ -109,6 +109,7 @@ class Terminator(nn.Module):
         "Logits `b n_classes`; the blocks' global hyper-kernels are kept in `self.slow_kernels`."
         cfg = self.config
         check_input(x, cfg.data_dim, cfg.in_channels, cfg.size, dtype=self.head.weight.dtype)
+        x = x.as_subclass(Tensor)                                        # fastai's TensorImage & co. as a plain tensor
         if x.shape[0] == 1 and not self.training and not cfg.batch_independent: self._warn_alone()
         outs, kernels = [], []
         recompute = getattr(cfg, 'checkpoint', False) and torch.is_grad_enabled()
