@@ -11,8 +11,8 @@ from torch import Tensor
 from .model import Terminator, TerminatorConfig
 
 # %% auto #0
-__all__ = ['RELEASE_ORDER', 'OUR_ORDER', 'release_name_to_ours', 'bottleneck_columns', 'release_config', 'convert_state_dict',
-           'load_release_checkpoint', 'ours_to_release_name', 'release_state_dict']
+__all__ = ['RELEASE_ORDER', 'OUR_ORDER', 'release_name_to_ours', 'bottleneck_columns', 'release_skips', 'release_config',
+           'convert_state_dict', 'load_release_checkpoint', 'ours_to_release_name', 'release_state_dict']
 
 # %% ../nbs/07a_release.ipynb #cd201458
 _MODULES = [  # release module (inside `fast_multi_branch.`) → ours (inside `blocks.<i>.`)
@@ -65,6 +65,10 @@ def bottleneck_columns(n_skips:int, # earlier outputs the block concatenates (0,
 # %% ../nbs/07a_release.ipynb #c6135de3
 _KEEP_SHAPES = ('per_sample', 'running_stats', 'global_mode', 'dropout', 'checkpoint')   # overrides that change no tensor
 
+def release_skips(n_prev:list)->tuple:
+    "The release's skip table: block `i` concatenates the outputs of blocks `i-2`, `i-3`, ... (`n_prev[i]` of them)."
+    return tuple(tuple(i - 2 - j for j in range(n)) for i, n in enumerate(n_prev))
+
 def release_config(sd:dict, # a release state_dict (`network.` keys)
                    **overrides, # any of `per_sample`, `running_stats`, `global_mode`, `dropout`, `checkpoint`
                   )->TerminatorConfig:
@@ -96,7 +100,7 @@ def release_config(sd:dict, # a release state_dict (`network.` keys)
         factors=tuple(o // i for o, i in zip(c_out, c)),
         global_layers=tuple(depth(i, 'slow_net_g') for i in range(n)),
         dropout=(0.,) + (.05,) * (n - 1),
-        skips=tuple(tuple(i - 2 - j for j in range(n_prev[i])) for i in range(n)),
+        skips=release_skips(n_prev),
         local_sizes=tuple(t(0, f'slow_net_l{j}.Kernel.bias_pk').shape[-1] for j in range(1, 5)),
         global_mode='matmul', per_sample=False, running_stats=False,     # the release's mathematics
         hidden_global=width('hidden_global', 'slow_net_g'), hidden_local=width('hidden_local', 'slow_net_l1'),
@@ -186,7 +190,7 @@ def release_state_dict(model:Terminator)->dict:
     if cfg.per_sample or cfg.running_stats or cfg.global_mode != 'matmul' or cfg.block_std != 'gibs':
         raise ValueError("the release computes batch-shared local kernels, batch statistics, the matmul global branch and G-IBS: "
                          "this model differs (per_sample, running_stats, global_mode or block_std), so its weights would mean something else there")
-    if cfg.skips != tuple(tuple(range(i - 2, max(i - 2 - n, -1), -1)) for i, n in enumerate(map(len, cfg.skips))):
+    if cfg.skips != release_skips([len(s) for s in cfg.skips]):
         raise ValueError(f"the release concatenates the outputs of blocks i-2, i-3 into block i; this model's skips are {cfg.skips}")
     sd, out = model.state_dict(), {}
     for k, v in sd.items():

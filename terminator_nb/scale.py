@@ -13,7 +13,7 @@ from fastai.basics import *
 from fastai.callback.fp16 import MixedPrecision, AMPMode
 from fastai.distributed import DistributedDL, DistributedTrainer
 from fastai.callback.progress import ProgressCallback
-from .learner import plain_state
+from .learner import plain_state, unwrap
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'AnyBackendDistributedDL', 'AnyBackendDistributedTrainer', 'distributed_ctx', 'AnyDeviceMixedPrecision',
@@ -116,10 +116,8 @@ def _set_rng_state(learn, s):
     if s['cuda'] is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
     _train_dl(learn).rng.setstate(s['dl'])
 
-def _unwrap(model): return model.module if hasattr(model, 'module') else model
-
 def _config(model)->dict|None:
-    cfg = getattr(_unwrap(model), 'config', None)
+    cfg = getattr(unwrap(model), 'config', None)
     return asdict(cfg) if is_dataclass(cfg) else None
 
 class CheckpointCallback(Callback):
@@ -133,7 +131,7 @@ class CheckpointCallback(Callback):
     def after_epoch(self):
         if not self.trained or (self.epoch + 1) % self.every and self.epoch + 1 != self.n_epoch: return
         if rank_distrib() == 0:
-            save_checkpoint(dict(epoch=self.epoch, n_epoch=self.n_epoch, model=_unwrap(self.learn.model).state_dict(),
+            save_checkpoint(dict(epoch=self.epoch, n_epoch=self.n_epoch, model=unwrap(self.learn.model).state_dict(),
                                  config=_config(self.learn.model), opt=self.learn.opt.state_dict(), rng=_rng_state(self.learn),
                                  values=[list(map(float, v[:3])) for v in self.learn.recorder.values]), self.path)
 
@@ -148,7 +146,7 @@ def check_checkpoint_fits(model:nn.Module, ck:dict, fname='the checkpoint'):
             show = lambda c: ', '.join(f'{k}={c.get(k)!r}' for k in diff)
             raise CheckpointError(f"{fname} was written by another model ({show(theirs)}; this run: {show(ours)}): "
                                   f"resume with the options of that run, or start this one in another folder")
-    own, saved = _unwrap(model).state_dict(), ck['model']
+    own, saved = unwrap(model).state_dict(), ck['model']
     bad = sorted(k for k in own.keys() | saved.keys() if k not in own or k not in saved or own[k].shape != saved[k].shape)
     if bad:
         k = bad[0]
@@ -165,7 +163,7 @@ def resume(learn:Learner, fname='checkpoint.pth', n_epoch:int|None=None)->int:
         raise CheckpointError(f"the checkpoint is from a run of {ck['n_epoch']} epochs, this one has {n_epoch}: "
                               f"the learning-rate schedule would not match (use --epochs {ck['n_epoch']})")
     check_checkpoint_fits(learn.model, ck, f"the checkpoint {path}")
-    _unwrap(learn.model).load_state_dict(ck['model'])
+    unwrap(learn.model).load_state_dict(ck['model'])
     if learn.opt is None: learn.create_opt()
     learn.opt.load_state_dict(ck['opt'])
     _set_rng_state(learn, ck['rng'])
