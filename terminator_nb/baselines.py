@@ -53,19 +53,24 @@ def small_cnn(in_channels:int, # input channels
 BASELINES = ('gru', 'lstm', 'cnn', 'xresnet18')
 
 def baseline_for(name:str, # one of `BASELINES`
-                 meta:dict)->nn.Module: # from `dls_meta(dls)`: `data_dim`, `in_channels`, `n_classes`
+                 meta:dict, # from `dls_meta(dls)`: `data_dim`, `in_channels`, `n_classes`
+                 **size)->nn.Module: # `hidden` (GRU/LSTM) or `widths`, `ks` (CNN): to match another model's size
     "The named baseline for data described by `meta`."
     if name not in BASELINES: raise ValueError(f"unknown baseline {name!r}: use one of {', '.join(BASELINES)}")
     d, c, n = meta['data_dim'], meta['in_channels'], meta['n_classes']
     if name in ('gru', 'lstm'):
         if d != 1: raise ValueError(f"the {name!r} baseline reads sequences (b, c, l), got {d}D data: use seq=True or a CNN")
-        return RNNClassifier(c, n, name)
-    if name == 'cnn': return small_cnn(c, n, ndim=d)
+        return RNNClassifier(c, n, name, **size)
+    if name == 'cnn': return small_cnn(c, n, ndim=d, **size)
+    if size: raise ValueError(f"xresnet18 has a fixed size: drop {', '.join(size)}")
     return xresnet18(ndim=d, c_in=c, n_out=n)
 
 def baseline_learner(dls:DataLoaders, # fastai DataLoaders (see `terminator_nb.data.get_dls`)
                      name:str, # one of `BASELINES`
                      lr:float=3e-3, # Adam step size (fastai's usual default for these models)
+                     label_smoothing:float=0.1, # ε of the label-smoothing cross-entropy: the Terminator's loss (`terminator_learner`)
+                     size:dict|None=None, # `hidden` or `widths`/`ks` for `baseline_for`
                      **kwargs)->Learner: # passed to `Learner`
-    "A fastai `Learner` (Adam, cross-entropy, accuracy) for the named baseline on `dls`."
-    return Learner(dls, baseline_for(name, dls_meta(dls)), loss_func=CrossEntropyLossFlat(), lr=lr, metrics=accuracy, **kwargs)
+    "A fastai `Learner` (Adam, label-smoothing cross-entropy as the Terminator's, accuracy) for the named baseline on `dls`."
+    return Learner(dls, baseline_for(name, dls_meta(dls), **(size or {})), loss_func=LabelSmoothingCrossEntropyFlat(eps=label_smoothing),
+                   lr=lr, metrics=accuracy, **kwargs)
