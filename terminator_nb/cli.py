@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_cli.ipynb #2966a4de
 from __future__ import annotations
-import argparse, os, sys, time, warnings, contextlib
+import argparse, csv, os, sys, time, json, platform, warnings, contextlib
 from pathlib import Path
 # fastai's import triggers a torch deprecation warning that a console user cannot act on
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
@@ -13,13 +13,15 @@ from fastai.basics import *
 from fastai.callback.all import *
 from .data import get_dls, dls_meta, KNOWN, REAL, LAYOUTS
 from .learner import terminator_learner, check_model_fits
+from .baselines import BASELINES, baseline_learner
 from .release import load_release_checkpoint
 from .model import n_params, terminator_for, VARIANTS, BATCH_INDEPENDENT
 from .scale import PRECISIONS, set_precision, distributed_ctx, CheckpointCallback, resume, load_checkpoint, CheckpointError
 
 # %% auto #0
-__all__ = ['RUN_FILES', 'train_parser', 'UsageError', 'check_args', 'default_out', 'check_out', 'pick_device', 'build_model',
-           'plural', 'EpochLines', 'plot_curves', 'validate_only', 'train', 'main']
+__all__ = ['RUN_FILES', 'RESULT_FIELDS', 'train_parser', 'UsageError', 'check_args', 'default_out', 'check_out', 'pick_device',
+           'build_model', 'make_learner', 'hardware', 'check_results_file', 'append_result', 'plural', 'EpochLines',
+           'plot_curves', 'validate_only', 'train', 'main']
 
 # %% ../nbs/11_cli.ipynb #f90881f8
 class _Parser(argparse.ArgumentParser):
@@ -40,6 +42,11 @@ def train_parser()->argparse.ArgumentParser:
     a('--seq', action='store_true', help='pixel sequences (b c l) instead of images')
     a('--permuted', action='store_true', help='permute the sequence positions (fixed seeded permutation)')
     a('--valid-pct', type=float, default=None, help='hold out this fraction of the training set as validation set (default: the official test split; 0.2 for digits and mnist_small)')
+    a('--model', default='terminator', choices=('terminator',) + BASELINES,
+      help="the Terminator (Kar3, slow loss), or a baseline trained with fastai's Adam and the same label-smoothing loss")
+    a('--hidden', type=int, default=None, help='hidden size of a gru/lstm baseline (default: 128)')
+    a('--widths', type=int, nargs='+', default=None, help="channels of the cnn baseline's convolutions (default: 32 64 64)")
+    a('--ks', type=int, default=None, help='kernel size of the cnn baseline (default: 3)')
     a('--arch', default='auto', choices=VARIANTS, help='model configuration (auto: from the data)')
     a('--global-mode', default=None, choices=['matmul', 'conv'], help='global branch (default: matmul for square images, conv otherwise)')
     a('--batch-dependent', action='store_true', help="the release's batch-shared local kernels and batch statistics in eval, so that a prediction "
@@ -49,12 +56,16 @@ def train_parser()->argparse.ArgumentParser:
     a('--checkpoint', action='store_true', help='recompute each block in the backward pass: less memory, about one more forward of time')
     a('--epochs', type=int, default=20, help='training epochs')
     a('--bs', type=int, default=64, help='batch size')
-    a('--lr', type=float, default=1.215e-3, help='Kar3 step size')
+    a('--lr', type=float, default=1.215e-3, help='Kar3 step size (Adam for a baseline)')
+    a('--lr-find', action='store_true', help="choose the step size with fastai's lr_find (its 'valley' suggestion) instead of --lr")
     a('--betas', type=float, nargs=2, default=(0.5, 0.95), help='Kar3 EMA coefficients')
     a('--pct-start', type=float, default=0.08, help='warm-up fraction of the one-cycle schedule')
     a('--penalty', type=float, default=5e-5, help='λ of the weight penalty (0: off)')
     a('--slow-loss', type=float, default=1., help='weight of the slow neural loss (0: off)')
-    a('--seed', type=int, default=0, help='seed of the split, the permutation, the initialisation and the shuffling')
+    a('--seed', type=int, default=0, help='seed of the split, the initialisation and the shuffling')
+    a('--perm-seed', type=int, default=0, help='seed of the --permuted permutation: one fixed permutation whatever --seed')
+    a('--test', action='store_true', help='after training, score the official test split once (needs --valid-pct: choices are made on validation)')
+    a('--results', default=None, metavar='CSV', help="append the run's row (task, model, parameters, seed, epochs, accuracies, seconds, hardware) to this CSV")
     a('--device', default='auto', help="'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1', ...")
     a('--threads', type=int, default=None, help='CPU threads for torch (default: torch chooses)')
     a('--precision', default='fp32', choices=PRECISIONS, help='fp32, or bf16/fp16 autocast (fp16 needs CUDA)')
@@ -75,6 +86,17 @@ def check_args(args):
         lay = LAYOUTS[args.dataset]
         raise UsageError(f"--dataset {args.dataset} reads local files: pass --data DIR, the folder that holds {lay.folder}/ "
                          f"({lay.source}); terminator_nb never downloads")
+    if args.model != 'terminator':
+        given = [o for o, v in [('--init-from', args.init_from), ('--arch', args.arch != 'auto'), ('--global-mode', args.global_mode),
+                                ('--batch-dependent', args.batch_dependent), ('--checkpoint', args.checkpoint)] if v]
+        if given: raise UsageError(f"{', '.join(given)} {'configures' if len(given) == 1 else 'configure'} the Terminator, not the {args.model} baseline: drop them or use --model terminator")
+    for opt, v, models in [('--hidden', args.hidden, ('gru', 'lstm')), ('--widths', args.widths, ('cnn',)), ('--ks', args.ks, ('cnn',))]:
+        if v is not None and args.model not in models: raise UsageError(f"{opt} sizes the {' or '.join(models)} baseline: add --model {models[0]} or drop {opt}")
+    if args.test and args.dataset not in REAL:
+        raise UsageError(f"--test scores an official test split, which {args.dataset} does not have (only {', '.join(REAL)}): drop --test")
+    if args.test and args.valid_pct is None:
+        raise UsageError("--test needs --valid-pct (e.g. 0.1): without it the official test split is the validation set already")
+    if args.lr_find and (args.resume or args.epochs == 0): raise UsageError("--lr-find chooses the step size of a new training run: drop it with --resume or --epochs 0")
     if args.bs < 1: raise UsageError(f"--bs must be a positive integer, got {args.bs}")
     if args.epochs < (0 if args.init_from else 1):
         raise UsageError(f"--epochs must be a positive integer, got {args.epochs}" + ('' if args.init_from else ' (0, only validating, needs --init-from)'))
@@ -94,7 +116,7 @@ def check_args(args):
     if args.resume and args.overwrite: raise UsageError("--resume continues the run in the output folder and --overwrite replaces it: use one of them")
     return args
 
-RUN_FILES = ('learner.pkl', 'metrics.csv', 'curves.png', 'checkpoint.pth')
+RUN_FILES = ('learner.pkl', 'metrics.csv', 'curves.png', 'checkpoint.pth', 'summary.json')
 
 def default_out(args)->Path:
     "`runs/<dataset>`, `-seq` and `-permuted` appended for those tasks: one folder per task."
@@ -135,6 +157,41 @@ def build_model(args, meta):
         check_model_fits(model, meta)
     except (KeyError, ValueError, TypeError) as e: raise UsageError(f"--init-from {args.init_from}: {str(e).strip(chr(34))}") from None
     return model
+
+def make_learner(args, dls, out:Path)->Learner:
+    "The Terminator's learner (Kar3, slow loss, weight penalty) or, with `--model`, a baseline's (Adam, the same loss), writing to `out`."
+    kw = dict(path=out, model_dir='.', cbs=[CheckpointCallback(every=args.checkpoint_every)])
+    if args.model == 'terminator':
+        return terminator_learner(dls, build_model(args, dls_meta(dls)), lr=args.lr, betas=tuple(args.betas), slow_loss=args.slow_loss,
+                                  penalty=args.penalty, **kw)
+    size = dict(hidden=args.hidden, widths=tuple(args.widths) if args.widths else None, ks=args.ks)
+    return baseline_learner(dls, args.model, lr=args.lr, size={k: v for k, v in size.items() if v is not None}, **kw)
+
+def hardware(device:torch.device)->str:
+    "The device a run used, as a results table names it: the GPU's name, or the CPU's architecture and torch's thread count."
+    if device.type == 'cuda': return torch.cuda.get_device_name(device)
+    return f"CPU ({platform.machine()}), {torch.get_num_threads()} thread{'s' if torch.get_num_threads() > 1 else ''}"
+
+RESULT_FIELDS = ('experiment', 'task', 'model', 'params', 'seed', 'epochs', 'bs', 'lr', 'valid_accuracy', 'test_accuracy', 'seconds', 'hardware')
+
+def check_results_file(fn)->bool:
+    "True if the results CSV `fn` is new or empty; a `UsageError` if it holds other columns than `RESULT_FIELDS`."
+    fn = Path(fn)
+    if not fn.exists() or not fn.stat().st_size: return True
+    with open(fn, newline='') as f: head = next(csv.reader(f), [])
+    if tuple(head) != RESULT_FIELDS: raise UsageError(f"--results {fn}: its columns are not {', '.join(RESULT_FIELDS)}: give another file")
+    return False
+
+def append_result(fn, row:dict):
+    "Append `row` to the results CSV `fn` (header written when the file is new), locked against runs finishing at once; refuse a file with other columns."
+    fn = Path(fn)
+    fn.parent.mkdir(parents=True, exist_ok=True)
+    with open(fn, 'a', newline='') as f:
+        try: import fcntl; fcntl.flock(f, fcntl.LOCK_EX)      # released when the file is closed
+        except ImportError: pass                                # no fcntl (Windows): one run at a time per file
+        w = csv.DictWriter(f, RESULT_FIELDS)
+        if check_results_file(fn): w.writeheader()
+        w.writerow({k: row.get(k, '') for k in RESULT_FIELDS})
 
 def plural(n:int, word:str)->str: return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -179,6 +236,7 @@ def validate_only(learn, out:Path, say, bar:bool)->dict:
 def train(args)->dict:
     "Train as `args` say; write `learner.pkl`, `metrics.csv`, `curves.png`, `checkpoint.pth` to the output folder; return a summary."
     check_args(args)
+    if args.results: check_results_file(args.results)   # before the training, not after it
     device = pick_device(args.device)
     if args.precision == 'fp16' and device.type != 'cuda': raise UsageError("--precision fp16 needs a CUDA GPU: use --precision bf16 on a CPU")
     if args.threads: torch.set_num_threads(args.threads)
@@ -187,13 +245,11 @@ def train(args)->dict:
     say = print if rank0 else (lambda *a, **k: None)
     out = Path(args.out or default_out(args)).resolve()
     check_out(out, args)
-    dls = get_dls(args.dataset, path=args.data, bs=args.bs, seq=args.seq, permuted=args.permuted,
-                  seed=args.seed, valid_pct=args.valid_pct, device=device)
+    data = dict(path=args.data, bs=args.bs, seq=args.seq, permuted=args.permuted, seed=args.seed, perm_seed=args.perm_seed, device=device)
+    dls = get_dls(args.dataset, valid_pct=args.valid_pct, **data)
     meta = dls_meta(dls)
-    model = build_model(args, meta)
-    learn = terminator_learner(dls, model, lr=args.lr, betas=tuple(args.betas), slow_loss=args.slow_loss,
-                               penalty=args.penalty, path=out, model_dir='.', cbs=[CheckpointCallback(every=args.checkpoint_every)])
-    learn.model.to(device)
+    learn = make_learner(args, dls, out)
+    model = learn.model.to(device)
     set_precision(learn, args.precision)
     out.mkdir(parents=True, exist_ok=True)
     start = 0
@@ -202,23 +258,35 @@ def train(args)->dict:
         except CheckpointError as e: raise UsageError(str(e))
         say(f"terminator_train: resuming from the checkpoint after epoch {start} of {args.epochs}")
     if args.epochs == 0: return validate_only(learn, out, say, not args.no_bar and sys.stdout.isatty())   # --init-from, no training
+    lr = args.lr
+    if args.lr_find:
+        with learn.removed_cbs(learn.cbs.filter(lambda cb: isinstance(cb, CheckpointCallback))), learn.no_bar(), learn.no_logging(): lr = float(learn.lr_find(show_plot=False).valley)
+        say(f"terminator_train: lr_find chose the step size {lr:.3g}")
     if rank0: learn.add_cb(CSVLogger(fname=str(out/'metrics.csv'), append=args.resume))
+    dependent = args.model == 'terminator' and not model.config.batch_independent
     say(f"terminator_train: {args.dataset} {meta['size']} ({meta['in_channels']} ch, {meta['n_classes']} classes), "
-        f"{n_params(model):,} parameters{'' if model.config.batch_independent else ' (batch-dependent)'}, "
+        f"{args.model} with {n_params(model):,} parameters{' (batch-dependent)' if dependent else ''}, "
         f"{plural(args.epochs, 'epoch')} on {device}, {args.precision}"
         + (f", {num_distrib()} processes" if num_distrib() > 1 else ''))
     t0 = time.time()
     bar = not args.no_bar and sys.stdout.isatty()
     if not bar and rank0: learn.add_cb(EpochLines())
     with distributed_ctx(learn), (contextlib.nullcontext() if bar else learn.no_bar()):
-        learn.fit_one_cycle(args.epochs, args.lr, pct_start=args.pct_start, start_epoch=start)
+        learn.fit_one_cycle(args.epochs, lr, pct_start=args.pct_start, start_epoch=start)
     secs = time.time() - t0
     vals = [v for v in learn.recorder.values if len(v) >= 3] or load_checkpoint(out/'checkpoint.pth')['values']   # skipped epochs log nothing
     acc = float(vals[-1][2])
-    summary = dict(dataset=args.dataset, epochs=args.epochs, seconds=secs, valid_accuracy=acc, learner=out/'learner.pkl',
-                   metrics=out/'metrics.csv', curves=out/'curves.png', checkpoint=out/'checkpoint.pth')
+    summary = dict(dataset=args.dataset, task=default_out(args).name, model=args.model, params=n_params(model), seed=args.seed,
+                   epochs=args.epochs, bs=args.bs, lr=lr, seconds=secs, valid_accuracy=acc, test_accuracy=None, hardware=hardware(device),
+                   learner=out/'learner.pkl', metrics=out/'metrics.csv', curves=out/'curves.png', checkpoint=out/'checkpoint.pth')
     if not rank0: return summary
     learn.remove_cbs([CSVLogger, EpochLines])
+    if args.test:                                       # once, after every choice was made on the validation split
+        test_dl = get_dls(args.dataset, valid_pct=None, **data).valid
+        with learn.no_bar(): summary['test_accuracy'] = float(learn.validate(dl=test_dl)[1])
+        say(f"terminator_train: test accuracy {summary['test_accuracy']:.4f} on the official test split ({len(test_dl.dataset):,} items)")
+    (out/'summary.json').write_text(json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in summary.items()}, indent=1))
+    if args.results: append_result(args.results, dict(summary, experiment=Path(args.results).stem))
     if any(len(v) >= 3 for v in learn.recorder.values): plot_curves(learn, out/'curves.png')
     learn.export(out/'learner.pkl')
     say(f"terminator_train: final validation accuracy {acc:.4f} after {secs:.0f} s")

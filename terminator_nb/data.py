@@ -156,8 +156,9 @@ def image_dls(x_train, y_train,   # training images `N c h w` (uint8) and intege
               pad=0,              # `PadCropFlip` padding (images only; 0: no crop)
               flip=False,         # random horizontal flip (images only)
               seq=False,          # flatten to pixel sequences `b c (h w)` (no crop/flip then)
-              permuted=False,     # permute the sequence positions with `seq_perm(h*w, seed)`; needs `seq=True`
-              seed=0,             # seed of the permutation
+              permuted=False,     # permute the sequence positions with `seq_perm(h*w, perm_seed)`; needs `seq=True`
+              seed=0,             # seed of the permutation unless `perm_seed` is given
+              perm_seed=None,     # seed of the permutation (`None`: `seed`); fix it to compare seeds on one permuted task
               bs=64,              # batch size
               **kwargs):          # passed to `Datasets.dataloaders` (`num_workers`, `device`, `val_bs`, ...)
     "fastai `DataLoaders` over uint8 image arrays, as images `b c h w` or (permuted) pixel sequences `b c l`"
@@ -170,7 +171,7 @@ def image_dls(x_train, y_train,   # training images `N c h w` (uint8) and intege
     if not seq and (pad or flip): batch_tfms.append(PadCropFlip(pad, flip))
     if stats is not None: batch_tfms.append(Normalize.from_stats(*stats, cuda=False))
     if seq: batch_tfms.append(ToSeq())
-    if permuted: batch_tfms.append(PermuteSeq(seq_perm(h*w, seed)))
+    if permuted: batch_tfms.append(PermuteSeq(seq_perm(h*w, seed if perm_seed is None else perm_seed)))
     return arrays_dls(x_train, y_train, x_valid, y_valid, classes, TensorImageBW if c == 1 else TensorImage,
                       meta, batch_tfms, bs=bs, **kwargs)
 
@@ -424,9 +425,10 @@ def mnist_small_dls(seq=False,      # pixel sequences `b 1 784` instead of image
     return image_dls(xt, yt, xv, yv, [str(i) for i in range(10)], name='mnist_small', stats=STATS['mnist'],
                      seq=seq, permuted=permuted, seed=seed, **kwargs)
 
-def mnist1d_dls(permuted=False,  # permute the 40 positions with `seq_perm(40, seed)`
+def mnist1d_dls(permuted=False,  # permute the 40 positions with `seq_perm(40, perm_seed)`
                 valid_pct=None,  # `None`: MNIST-1D's own test split as valid; else hold out this fraction of train
-                seed=0,          # seed of the permutation (and of the split if `valid_pct`)
+                seed=0,          # seed of the split if `valid_pct`, and of the permutation unless `perm_seed` is given
+                perm_seed=None,  # seed of the permutation (`None`: `seed`)
                 bs=64,           # batch size
                 **kwargs):       # `num_workers`, `device`, ... (see `arrays_dls`)
     "MNIST-1D (4,000 train / 1,000 test, `b 1 40`, 10 classes), generated offline"
@@ -434,7 +436,7 @@ def mnist1d_dls(permuted=False,  # permute the 40 positions with `seq_perm(40, s
     if valid_pct is None: xt,yt,xv,yv = d['x'], d['y'], d['x_test'], d['y_test']
     else: xt,yt,xv,yv = _offline_split(d['x'], d['y'], valid_pct, seed)
     meta = dict(name='mnist1d', data_dim=1, in_channels=1, size=(xt.shape[-1],), n_classes=10, seq=True, permuted=permuted)
-    tfms = [PermuteSeq(seq_perm(xt.shape[-1], seed))] if permuted else []
+    tfms = [PermuteSeq(seq_perm(xt.shape[-1], seed if perm_seed is None else perm_seed))] if permuted else []
     return arrays_dls(xt, yt, xv, yv, [str(i) for i in range(10)], TensorSeq, meta, tfms, bs=bs, **kwargs)
 
 # %% ../nbs/09_data.ipynb #385caa90
@@ -447,7 +449,8 @@ def get_dls(name,             # one of `KNOWN`: 'mnist', 'cifar10', 'cifar100', 
             bs=64,            # batch size
             seq=False,        # (pixel) sequences `b c l` instead of images `b c h w` (mnist1d is always 1D)
             permuted=False,   # permuted sequences, fixed permutation from `seed`
-            seed=0,           # seed of the permutation and of any held-out split
+            seed=0,           # seed of any held-out split, and of the permutation unless `perm_seed` is given
+            perm_seed=None,   # seed of the permutation (`None`: `seed`)
             valid_pct=None,   # `None`: official test split as valid (digits/mnist_small: 0.2); else held-out fraction of train
             num_workers=0,    # `DataLoader` workers
             device=None,      # `None`: fastai chooses (`default_device()`)
@@ -455,7 +458,7 @@ def get_dls(name,             # one of `KNOWN`: 'mnist', 'cifar10', 'cifar100', 
     "fastai `DataLoaders` for any task of the paper or offline set, by name; see `dls_meta` for what it carries"
     key = str(name).lower().replace('-', '_')
     if key not in KNOWN: raise ValueError(f"unknown dataset {name!r}; known: {', '.join(KNOWN)}")
-    kw = dict(bs=bs, permuted=permuted, seed=seed, valid_pct=valid_pct, num_workers=num_workers, device=device, **kwargs)
+    kw = dict(bs=bs, permuted=permuted, seed=seed, perm_seed=perm_seed, valid_pct=valid_pct, num_workers=num_workers, device=device, **kwargs)
     if key == 'mnist1d': return mnist1d_dls(**kw)
     if key in OFFLINE: return OFFLINE[key](seq=seq, **kw)
     return REAL[key](path, seq=seq, **kw)
