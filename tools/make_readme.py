@@ -1,12 +1,32 @@
-"Write README.md from nbs/index.ipynb (nbdev-readme needs quarto, which is not available here)."
-import json, re, base64
+"""Write README.md from nbs/index.ipynb (nbdev-readme needs quarto, which is not available here).
+
+The results table (the cell that calls `results_table`) is rebuilt from the current `nbs/results/*.csv`
+first, and its output in nbs/index.ipynb is updated with it, so that the README and the notebook
+always show every results file."""
+import json, re, base64, sys
 from pathlib import Path
 
 root = Path(__file__).resolve().parent.parent
-nb = json.loads((root/'nbs'/'index.ipynb').read_text())
+sys.path.insert(0, str(root))                       # this checkout's terminator_nb
+nb_path = root/'nbs'/'index.ipynb'
+nb = json.loads(nb_path.read_text())
+
+def results_output()->dict:
+    "The results cell's output: the table of every results file, as Markdown."
+    from terminator_nb.benchmark import read_results, results_table, markdown_table
+    md = markdown_table(results_table(read_results(root/'nbs'/'results')))
+    return {'data': {'text/markdown': md.splitlines(True), 'text/plain': ['<IPython.core.display.Markdown object>']},
+            'execution_count': None, 'metadata': {}, 'output_type': 'execute_result'}
+
 out, n_img = [], 0
 for cell in nb['cells']:
     src = ''.join(cell['source'])
+    if cell['cell_type'] == 'code' and 'results_table(' in src:
+        new = [results_output()]
+        if cell.get('outputs') != new:
+            cell['outputs'] = new
+            nb_path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
+            print('make_readme: updated the results table in nbs/index.ipynb')
     if src.lstrip().startswith('#| hide') or '#| hide' in src.splitlines()[:3]: continue
     if cell['cell_type'] == 'markdown': out.append(src)
     elif cell['cell_type'] == 'code':
