@@ -213,6 +213,7 @@ def _values(s, fmt='{}'):
 def results_table(df:'pd.DataFrame')->'pd.DataFrame':
     "One row per experiment, task and model of results rows `df`: accuracy mean ± std over the runs, runs, parameters, epochs, median seconds, hardware."
     import pandas as pd
+    if 'stage' in df: df = df[df['stage'].isna() | (df['stage'] == 'final')]   # a file's optional `stage` column: sweep runs choose, final runs count
     rows = []
     for (e, t, m), g in df.groupby(['experiment', 'task', 'model'], sort=False):
         split = 'test' if g['test_accuracy'].notna().all() else 'valid'

@@ -14,14 +14,15 @@ from fastai.callback.all import *
 from .data import get_dls, dls_meta, KNOWN, REAL, LAYOUTS
 from .learner import terminator_learner, check_model_fits
 from .baselines import BASELINES, baseline_learner
+from .benchmark import RESULT_COLUMNS
 from .release import load_release_checkpoint
 from .model import n_params, terminator_for, VARIANTS, BATCH_INDEPENDENT
 from .scale import PRECISIONS, set_precision, distributed_ctx, CheckpointCallback, resume, load_checkpoint, CheckpointError
 
 # %% auto #0
-__all__ = ['RUN_FILES', 'RESULT_FIELDS', 'train_parser', 'UsageError', 'check_args', 'default_out', 'check_out', 'pick_device',
-           'build_model', 'make_learner', 'hardware', 'check_results_file', 'append_result', 'plural', 'EpochLines',
-           'plot_curves', 'validate_only', 'train', 'main']
+__all__ = ['RUN_FILES', 'train_parser', 'UsageError', 'check_args', 'default_out', 'check_out', 'pick_device', 'build_model',
+           'make_learner', 'hardware', 'check_results_file', 'append_result', 'plural', 'EpochLines', 'plot_curves',
+           'validate_only', 'train', 'main']
 
 # %% ../nbs/11_cli.ipynb #f90881f8
 class _Parser(argparse.ArgumentParser):
@@ -172,14 +173,12 @@ def hardware(device:torch.device)->str:
     if device.type == 'cuda': return torch.cuda.get_device_name(device)
     return f"CPU ({platform.machine()}), {torch.get_num_threads()} thread{'s' if torch.get_num_threads() > 1 else ''}"
 
-RESULT_FIELDS = ('experiment', 'task', 'model', 'params', 'seed', 'epochs', 'bs', 'lr', 'valid_accuracy', 'test_accuracy', 'seconds', 'hardware')
-
 def check_results_file(fn)->bool:
-    "True if the results CSV `fn` is new or empty; a `UsageError` if it holds other columns than `RESULT_FIELDS`."
+    "True if the results CSV `fn` is new or empty; a `UsageError` if it holds other columns than `RESULT_COLUMNS`."
     fn = Path(fn)
     if not fn.exists() or not fn.stat().st_size: return True
     with open(fn, newline='') as f: head = next(csv.reader(f), [])
-    if tuple(head) != RESULT_FIELDS: raise UsageError(f"--results {fn}: its columns are not {', '.join(RESULT_FIELDS)}: give another file")
+    if list(head) != list(RESULT_COLUMNS): raise UsageError(f"--results {fn}: its columns are not {', '.join(RESULT_COLUMNS)}: give another file")
     return False
 
 def append_result(fn, row:dict):
@@ -189,9 +188,9 @@ def append_result(fn, row:dict):
     with open(fn, 'a', newline='') as f:
         try: import fcntl; fcntl.flock(f, fcntl.LOCK_EX)      # released when the file is closed
         except ImportError: pass                                # no fcntl (Windows): one run at a time per file
-        w = csv.DictWriter(f, RESULT_FIELDS)
+        w = csv.DictWriter(f, RESULT_COLUMNS)
         if check_results_file(fn): w.writeheader()
-        w.writerow({k: row.get(k, '') for k in RESULT_FIELDS})
+        w.writerow({k: row.get(k, '') for k in RESULT_COLUMNS})
 
 def plural(n:int, word:str)->str: return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -210,8 +209,8 @@ class EpochLines(Callback):
         self.write('  '.join(c.rjust(w) for c, w in zip(cells, self.widths)))
     def after_fit(self): self.learn.logger = self.old_logger
 
-def plot_curves(learn, fn):
-    "Save training/validation loss and validation accuracy per epoch to `fn`."
+def plot_curves(learn, fn, title:str=''):
+    "Save training/validation loss and validation accuracy per epoch to `fn`, under `title`."
     import matplotlib; matplotlib.use('Agg', force=False)
     import matplotlib.pyplot as plt
     rec = learn.recorder
@@ -223,6 +222,7 @@ def plot_curves(learn, fn):
     axs[0].set_xlabel('batch'); axs[0].set_ylabel('loss'); axs[0].legend()
     axs[1].plot(range(1, len(vals) + 1), [v[2] for v in vals], 'o-')
     axs[1].set_xlabel('epoch'); axs[1].set_ylabel('validation accuracy')
+    if title: fig.suptitle(title)
     fig.tight_layout(); fig.savefig(fn, dpi=100); plt.close(fig)
 
 def validate_only(learn, out:Path, say, bar:bool)->dict:
@@ -276,7 +276,7 @@ def train(args)->dict:
     secs = time.time() - t0
     vals = [v for v in learn.recorder.values if len(v) >= 3] or load_checkpoint(out/'checkpoint.pth')['values']   # skipped epochs log nothing
     acc = float(vals[-1][2])
-    summary = dict(dataset=args.dataset, task=default_out(args).name, model=args.model, params=n_params(model), seed=args.seed,
+    summary = dict(dataset=args.dataset, task=default_out(args).name, model=args.model + ('-batch-dependent' if dependent else ''), params=n_params(model), seed=args.seed,
                    epochs=args.epochs, bs=args.bs, lr=lr, seconds=secs, valid_accuracy=acc, test_accuracy=None, hardware=hardware(device),
                    learner=out/'learner.pkl', metrics=out/'metrics.csv', curves=out/'curves.png', checkpoint=out/'checkpoint.pth')
     if not rank0: return summary
@@ -287,7 +287,9 @@ def train(args)->dict:
         say(f"terminator_train: test accuracy {summary['test_accuracy']:.4f} on the official test split ({len(test_dl.dataset):,} items)")
     (out/'summary.json').write_text(json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in summary.items()}, indent=1))
     if args.results: append_result(args.results, dict(summary, experiment=Path(args.results).stem))
-    if any(len(v) >= 3 for v in learn.recorder.values): plot_curves(learn, out/'curves.png')
+    if any(len(v) >= 3 for v in learn.recorder.values):
+        plot_curves(learn, out/'curves.png', f"{summary['task']}, {summary['model']} ({summary['params']:,} parameters), seed {args.seed}: "
+                                             "training loss, validation loss and accuracy")
     learn.export(out/'learner.pkl')
     say(f"terminator_train: final validation accuracy {acc:.4f} after {secs:.0f} s")
     for k in ('learner', 'metrics', 'curves', 'checkpoint'): say(f"  {k:10s} {summary[k]}")
