@@ -5,19 +5,17 @@
 # %% ../nbs/06_model.ipynb #f7e4655d
 from __future__ import annotations
 import warnings
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 import torch
 import torch.nn as nn
-from torch.utils.checkpoint import checkpoint
 from torch import Tensor
 from .core import *
 from .sfne import SFNEBlock
+from .speed import recompute
 
 # %% auto #0
-__all__ = ['BATCH_INDEPENDENT', 'VARIANTS', 'TerminatorConfig', 'BatchOfOneWarning', 'keep_buffers', 'Terminator',
-           'terminator_cifar', 'terminator_small', 'terminator_seq', 'terminator_mnist1d', 'terminator_seq_digits',
-           'terminator_smnist', 'terminator_for', 'n_params', 'parameter_table']
+__all__ = ['BATCH_INDEPENDENT', 'VARIANTS', 'TerminatorConfig', 'BatchOfOneWarning', 'Terminator', 'terminator_cifar',
+           'terminator_small', 'terminator_seq', 'terminator_for', 'n_params', 'parameter_table']
 
 # %% ../nbs/06_model.ipynb #0cb9f54c
 @dataclass
@@ -77,16 +75,6 @@ BATCH_INDEPENDENT = dict(per_sample=True, running_stats=True)   # the fields tha
 # %% ../nbs/06_model.ipynb #9c01b05c
 class BatchOfOneWarning(UserWarning): "A batch-dependent model was asked to predict a batch of one."
 
-@contextmanager
-def keep_buffers(module:nn.Module):
-    "Restore `module`'s persistent buffers (its running statistics) on exit."
-    params = {id(p) for p in module.parameters()}
-    saved = [(b, b.clone()) for b in module.state_dict(keep_vars=True).values() if id(b) not in params]
-    try: yield
-    finally:
-        with torch.no_grad():
-            for b, v in saved: b.copy_(v)
-
 class Terminator(nn.Module):
     "The Terminator: SFNE blocks at full resolution, global average pooling, linear head."
     def __init__(self, config:TerminatorConfig|None=None, # the configuration (default: release CIFAR)
@@ -112,13 +100,10 @@ class Terminator(nn.Module):
         x = x.as_subclass(Tensor)                                        # fastai's TensorImage & co. as a plain tensor
         if x.shape[0] == 1 and not self.training and not cfg.batch_independent: self._warn_alone()
         outs, kernels = [], []
-        recompute = getattr(cfg, 'checkpoint', False) and torch.is_grad_enabled()
+        recompute_blocks = getattr(cfg, 'checkpoint', False) and torch.is_grad_enabled()   # memory for time (`05a_speed`)
         for blk, skips in zip(self.blocks, cfg.skips):
-            p = [outs[j] for j in skips]
-            if recompute:   # the recomputation in backward leaves the running statistics as the forward left them
-                ctx = (lambda blk=blk: (nullcontext(), keep_buffers(blk))) if cfg.running_stats else None
-                x, w = checkpoint(blk, x, p, use_reentrant=False, **({'context_fn': ctx} if ctx else {}))
-            else: x, w = blk(x, p)                                      # b c_{i+1} *s, 1 c_i *s
+            p = [outs[j] for j in skips]                                 # the earlier outputs this block concatenates
+            x, w = recompute(blk, x, p) if recompute_blocks else blk(x, p)   # b c_{i+1} *s, 1 c_i *s
             outs.append(x); kernels.append(w)
         self.slow_kernels = kernels
         return self.head(mean_spatial(x))                              # b n_classes
@@ -151,18 +136,6 @@ def terminator_seq(length:int, in_channels:int=1, n_classes:int=10, **kw)->Termi
     "Three blocks for sequences `b c l` with the FFT global branch."
     return Terminator(TerminatorConfig(**{**_SMALL, 'in_channels': in_channels, 'size': (length,), 'n_classes': n_classes,
                                           'global_mode': 'conv', **kw}))
-
-def terminator_mnist1d(**kw)->Terminator:
-    "MNIST-1D: sequences of length 40, 10 classes."
-    return terminator_seq(40, **kw)
-
-def terminator_seq_digits(**kw)->Terminator:
-    "scikit-learn's 8×8 digits read as sequences of length 64."
-    return terminator_seq(64, **kw)
-
-def terminator_smnist(**kw)->Terminator:
-    "Sequential (or permuted) MNIST: sequences of length 784."
-    return terminator_seq(784, **kw)
 
 # %% ../nbs/06_model.ipynb #05f9185d
 VARIANTS = ('auto', 'cifar', 'small', 'seq')

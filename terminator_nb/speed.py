@@ -5,8 +5,10 @@
 # %% ../nbs/05a_speed.ipynb #a1000001
 from __future__ import annotations
 import math
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 import torch
+import torch.nn as nn
+from torch.utils.checkpoint import checkpoint
 import torch.nn.functional as F
 from torch import Tensor
 from .core import *
@@ -17,7 +19,7 @@ from .standardisation import GIBS
 # %% auto #0
 __all__ = ['PointwiseConv', 'pointwise_conv', 'Standardise', 'lean_standardise', 'std_gelu', 'SigmoidGate', 'sigmoid_gate',
            'local_layout', 'kernel_grad_fft', 'DepthwiseFFTGrad', 'local_conv', 'fold_tiles', 'fast_fft_len',
-           'global_products', 'fused_block', 'lean_malloc']
+           'global_products', 'fused_block', 'keep_buffers', 'recompute', 'lean_malloc']
 
 # %% ../nbs/05a_speed.ipynb #a1000002
 def _is_nhwc(x): return x.ndim == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
@@ -359,6 +361,21 @@ def fused_block(blk, # an `SFNEBlock`
     w_b = fold_tiles(w_b, c, [p.shape[1] for p in skips])
     out = pointwise_conv(branches + list(skips), w_b, bias, remake + [None] * len(skips))   # bottleneck(concat[branches, tiled skips])
     return blk.dropout(std_gelu(blk.gibs, out) + blk.bias), w        # GELU(G-IBS(·)) + β, dropout: b factor·c *s
+
+# %% ../nbs/05a_speed.ipynb #5c0ffee2
+@contextmanager
+def keep_buffers(module:nn.Module):
+    "Restore `module`'s persistent buffers (its running statistics) on exit."
+    params = {id(p) for p in module.parameters()}
+    saved = [(b, b.clone()) for b in module.state_dict(keep_vars=True).values() if id(b) not in params]
+    try: yield
+    finally:
+        with torch.no_grad():
+            for b, v in saved: b.copy_(v)
+
+def recompute(blk:nn.Module, *args):
+    "`blk(*args)`, keeping only `args` for the backward pass, which runs `blk` again; its running statistics are updated once."
+    return checkpoint(blk, *args, use_reentrant=False, context_fn=lambda: (nullcontext(), keep_buffers(blk)))
 
 # %% ../nbs/05a_speed.ipynb #a1000008
 def lean_malloc(threshold:int=1<<20)->bool: # bytes: blocks this large or larger are given back to the system when freed

@@ -4,7 +4,7 @@ usage: python tools/device_check.py [cuda]      (needs only torch and this repos
 """
 import sys, torch, torch.nn.functional as F
 sys.path.insert(0, '.')
-from terminator_nb.model import terminator_cifar, terminator_small, terminator_mnist1d
+from terminator_nb.model import terminator_cifar, terminator_small, terminator_seq
 from terminator_nb.slowloss import slow_neural_loss
 
 dev = torch.device(sys.argv[1] if len(sys.argv) > 1 else 'cuda')
@@ -12,7 +12,7 @@ torch.backends.cuda.matmul.allow_tf32 = False; torch.backends.cudnn.allow_tf32 =
 print('device:', torch.cuda.get_device_name(dev) if dev.type == 'cuda' else dev, '| torch', torch.__version__)
 ok = True
 for name, make, shape in [('cifar', terminator_cifar, (8, 3, 32, 32)), ('small 28x28', terminator_small, (8, 1, 28, 28)),
-                          ('mnist1d', terminator_mnist1d, (8, 1, 40)), ('cifar per_sample+running_stats', lambda: terminator_cifar(per_sample=True, running_stats=True), (8, 3, 32, 32))]:
+                          ('mnist1d', lambda: terminator_seq(40), (8, 1, 40)), ('cifar per_sample+running_stats', lambda: terminator_cifar(per_sample=True, running_stats=True), (8, 3, 32, 32))]:
     torch.manual_seed(0)
     ref = make().double(); x = torch.randn(*shape, dtype=torch.float64); y = torch.randint(0, 10, (shape[0],))
     m = make().to(dev); m.load_state_dict(ref.state_dict())

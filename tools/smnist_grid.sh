@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The sequential / permuted MNIST grid of nbs/22_exp_smnist.ipynb, all runs at once on one GPU:
+# The sequential / permuted MNIST grid of nbs/22_exp_smnist.ipynb, all runs at once on one GPU (DEVICE=cpu: one thread per run):
 # Terminator-1D (Kar3, the release's step size), a GRU and a 1D CNN of about its size (Adam, step size from
 # lr_find), same label-smoothing loss, 10 % of the 60,000 training digits held out for validation,
 # the official 10,000 test digits scored once. One row per run is appended to RESULTS_DIR/smnist.csv.
