@@ -281,15 +281,16 @@ def train(args)->dict:
                    learner=out/'learner.pkl', metrics=out/'metrics.csv', curves=out/'curves.png', checkpoint=out/'checkpoint.pth')
     if not rank0: return summary
     learn.remove_cbs([CSVLogger, EpochLines])
+    if any(len(v) >= 3 for v in learn.recorder.values):
+        plot_curves(learn, out/'curves.png', f"{summary['task']}, {summary['model']} ({summary['params']:,} parameters), seed {args.seed}: "
+                                             "training loss, validation loss and accuracy")
     if args.test:                                       # once, after every choice was made on the validation split
+                                                        # (after the curves: validate() replaces the recorder's values)
         test_dl = get_dls(args.dataset, valid_pct=None, **data).valid
         with learn.no_bar(): summary['test_accuracy'] = float(learn.validate(dl=test_dl)[1])
         say(f"terminator_train: test accuracy {summary['test_accuracy']:.4f} on the official test split ({len(test_dl.dataset):,} items)")
     (out/'summary.json').write_text(json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in summary.items()}, indent=1))
     if args.results: append_result(args.results, dict(summary, experiment=Path(args.results).stem))
-    if any(len(v) >= 3 for v in learn.recorder.values):
-        plot_curves(learn, out/'curves.png', f"{summary['task']}, {summary['model']} ({summary['params']:,} parameters), seed {args.seed}: "
-                                             "training loss, validation loss and accuracy")
     learn.export(out/'learner.pkl')
     say(f"terminator_train: final validation accuracy {acc:.4f} after {secs:.0f} s")
     for k in ('learner', 'metrics', 'curves', 'checkpoint'): say(f"  {k:10s} {summary[k]}")
