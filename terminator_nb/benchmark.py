@@ -12,12 +12,12 @@ __all__ = ['COLUMNS', 'RESULT_COLUMNS', 'measure', 'find_allocator', 'run_row', 
            'profile_step', 'read_results', 'results_table', 'markdown_table']
 
 # %% ../nbs/12_benchmark.ipynb #48dc04bb
-def _input_shape(config, size, bs):
-    return (bs, 3, size) if config == 'seq' else (bs, 3, size, size)
+def _input_shape(config, size, bs, channels=3):
+    return (bs, channels, size) if config == 'seq' else (bs, channels, size, size)
 
-def _model(config:str, size:int, plain:bool=False, **kw):
+def _model(config:str, size:int, plain:bool=False, channels:int=3, **kw):
     from terminator_nb.model import terminator_for
-    model = terminator_for(config, 3, _input_shape(config, size, 1)[2:], **kw)
+    model = terminator_for(config, channels, _input_shape(config, size, 1)[2:], **kw)
     for b in model.blocks: b.fused = not plain                  # plain: the component notebooks' code, no speed layer
     return model
 
@@ -29,6 +29,7 @@ def _baddbmm_flop(self_shape, a_shape, b_shape, *args, out_shape=None, **kwargs)
 
 def measure(config:str='cifar', # model: 'cifar' (release), 'small', 'seq'
             size:int=32, # input side (images) or length (sequences)
+            channels:int=3, # input channels (1: the sMNIST model `terminator_seq(784)`)
             bs:int=32, # batch size
             mode:str='train', # 'train' (forward + losses + backward) or 'eval' (inference forward)
             reps:int=7, warmup:int=2, # timed and untimed steps
@@ -37,18 +38,20 @@ def measure(config:str='cifar', # model: 'cifar' (release), 'small', 'seq'
             global_mode:str|None=None, checkpoint:bool=False, # recompute blocks in backward (`TerminatorConfig.checkpoint`)
             plain:bool=False, # blocks computed by their plain code (`fused=False`), without the speed layer
             lean_malloc:bool=False, # glibc gives freed blocks of 1 MiB and more back to the system (`speed.lean_malloc`)
+            batch_independent:bool=False, # per-sample local kernels and running statistics (`terminator_learner`'s default) instead of the release's mathematics
             seed:int=0)->dict:
     "Measure one configuration in this process and return the figures as a dict."
     import torch, torch.nn.functional as F
     from terminator_nb.slowloss import slow_neural_loss
+    from terminator_nb.model import BATCH_INDEPENDENT
     if lean_malloc:
         from terminator_nb.speed import lean_malloc as _lean
         if not _lean(): raise ValueError("--lean-malloc needs glibc's malloc (Linux): leave it out on this system")
     torch.manual_seed(seed)
     dev = torch.device(device)
-    kw = (dict(global_mode=global_mode) if global_mode else {}) | dict(checkpoint=checkpoint)
-    model = _model(config, size, plain, **kw).to(dev)
-    x = torch.randn(*_input_shape(config, size, bs), device=dev)
+    kw = (dict(global_mode=global_mode) if global_mode else {}) | dict(checkpoint=checkpoint) | (BATCH_INDEPENDENT if batch_independent else {})
+    model = _model(config, size, plain, channels, **kw).to(dev)
+    x = torch.randn(*_input_shape(config, size, bs, channels), device=dev)
     y = torch.randint(0, 10, (bs,), device=dev)
     if channels_last and x.ndim == 4:
         model = model.to(memory_format=torch.channels_last); x = x.to(memory_format=torch.channels_last)
@@ -76,12 +79,13 @@ def measure(config:str='cifar', # model: 'cifar' (release), 'small', 'seq'
     # FLOPs after the memory is read: importing the counter alone adds ~80 MiB of resident memory
     from torch.utils.flop_counter import FlopCounterMode
     with FlopCounterMode(display=False, custom_mapping={torch.ops.aten.baddbmm_: _baddbmm_flop}) as fc, torch.no_grad():
-        _model(config, size, plain, **kw).to('meta')(x.to('meta'))   # one forward on the meta device: shapes only, no memory, no time
+        _model(config, size, plain, channels, **kw).to('meta')(x.to('meta'))   # one forward on the meta device: shapes only, no memory, no time
     flops = fc.get_total_flops() * (3 if mode == 'train' else 1)   # backward ≈ 2 × forward
-    return dict(config=config, size=size, bs=bs, mode=mode, device=device,
+    return dict(config=config, channels=channels, size=size, bs=bs, mode=mode, device=device,
                 device_name=torch.cuda.get_device_name(dev) if dev.type == 'cuda' else platform.processor() or platform.machine(),
                 threads=torch.get_num_threads(), torch=torch.__version__, compile=compile, channels_last=channels_last,
-                autocast=autocast, global_mode=model.config.global_mode, checkpoint=checkpoint, plain=plain, lean_malloc=lean_malloc, reps=reps,
+                autocast=autocast, global_mode=model.config.global_mode, checkpoint=checkpoint, plain=plain, lean_malloc=lean_malloc,
+                batch_independent=model.config.batch_independent, reps=reps,
                 median_s=med, min_s=min(times), ms_per_sample=1e3*med/bs, gflop_per_step=flops/1e9,
                 gflops=flops/1e9/med, peak_rss_mib=peak_rss,
                 peak_cuda_mib=torch.cuda.max_memory_allocated(dev)/2**20 if dev.type == 'cuda' else None)
@@ -113,7 +117,7 @@ def run_row(threads:int|None=None, allocator:str='system', timeout:float=1800, *
         raise RuntimeError(f"benchmark row {kw} failed: {last}")
     return {**json.loads(r.stdout.strip().splitlines()[-1]), 'allocator': allocator}
 
-COLUMNS = ['config', 'size', 'bs', 'mode', 'device', 'threads', 'allocator', 'compile', 'channels_last', 'autocast', 'checkpoint', 'plain', 'lean_malloc',
+COLUMNS = ['config', 'channels', 'size', 'bs', 'mode', 'device', 'threads', 'allocator', 'compile', 'channels_last', 'autocast', 'checkpoint', 'plain', 'lean_malloc', 'batch_independent',
            'median_s', 'min_s', 'ms_per_sample', 'peak_rss_mib', 'peak_cuda_mib', 'gflops', 'torch']
 
 def format_rows(rows:list)->str:
@@ -129,6 +133,7 @@ def bench_parser():
     a = p.add_argument
     a('--config', default='cifar', choices=['cifar', 'small', 'seq'])
     a('--size', type=int, default=32, help='image side or sequence length')
+    a('--channels', type=int, default=3, help='input channels (1 with --config seq --size 784: the sMNIST model)')
     a('--bs', type=int, default=32)
     a('--mode', nargs='+', default=['train', 'eval'], choices=['train', 'eval'])
     a('--threads', type=int, default=2, help='CPU threads (OMP_NUM_THREADS of the child)')
@@ -138,6 +143,7 @@ def bench_parser():
     a('--global-mode', default=None, choices=['matmul', 'conv'])
     a('--checkpoint', action='store_true', help='recompute each block in the backward pass (less memory, more time)')
     a('--plain', action='store_true', help='compute the blocks with their plain code, without the speed layer (fused=False)')
+    a('--batch-independent', action='store_true', help="per-sample local kernels and running statistics, the model terminator_learner trains (default: the release's mathematics)")
     a('--lean-malloc', action='store_true', help="glibc: give freed blocks of 1 MiB and more back to the system (lower peak memory, page faults every step)")
     a('--allocator', default='system', choices=['system', 'tcmalloc', 'jemalloc'],
       help='malloc of the measured process (tcmalloc keeps freed memory: no page faults on every step)')
@@ -151,15 +157,15 @@ def main(argv=None):
     args = bench_parser().parse_args(argv)
     if args.child is not None:                     # inside a fresh process: measure one row
         print(json.dumps(measure(**json.loads(args.child)))); return
-    if args.bs < 1 or args.reps < 1 or args.size < 1: sys.exit("terminator_bench: error: --bs, --reps and --size must be positive")
+    if min(args.bs, args.reps, args.size, args.channels) < 1: sys.exit("terminator_bench: error: --bs, --reps, --size and --channels must be positive")
     if args.device.startswith('cuda') or args.autocast == 'fp16':
         import torch
         if not torch.cuda.is_available(): sys.exit("terminator_bench: error: CUDA is not available on this machine (use --device cpu; fp16 autocast needs CUDA)")
     rows = []
     for mode in args.mode:
-        kw = dict(config=args.config, size=args.size, bs=args.bs, mode=mode, reps=args.reps, warmup=args.warmup, device=args.device,
+        kw = dict(config=args.config, channels=args.channels, size=args.size, bs=args.bs, mode=mode, reps=args.reps, warmup=args.warmup, device=args.device,
                   compile=args.compile, channels_last=args.channels_last, autocast=args.autocast, global_mode=args.global_mode,
-                  checkpoint=args.checkpoint, plain=args.plain, lean_malloc=args.lean_malloc)
+                  checkpoint=args.checkpoint, plain=args.plain, lean_malloc=args.lean_malloc, batch_independent=args.batch_independent)
         try: rows.append(run_row(threads=args.threads if args.device == 'cpu' else None, allocator=args.allocator, **kw))
         except (RuntimeError, ValueError) as e: sys.exit(f"terminator_bench: error: {str(e).splitlines()[0]}")
         print(format_rows(rows[-1:]) if len(rows) == 1 else format_rows(rows[-1:]).splitlines()[-1], flush=True)
