@@ -19,7 +19,7 @@ from .standardisation import GIBS
 # %% auto #0
 __all__ = ['PointwiseConv', 'pointwise_conv', 'Standardise', 'lean_standardise', 'std_gelu', 'SigmoidGate', 'sigmoid_gate',
            'local_layout', 'kernel_grad_fft', 'DepthwiseFFTGrad', 'local_conv', 'fold_tiles', 'fast_fft_len',
-           'global_products', 'fused_block', 'keep_buffers', 'recompute', 'lean_malloc']
+           'SameCorrelations', 'global_products', 'fused_block', 'keep_buffers', 'recompute', 'lean_malloc']
 
 # %% ../nbs/05a_speed.ipynb #a1000002
 def _is_nhwc(x): return x.ndim == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
@@ -299,19 +299,44 @@ def fast_fft_len(m:int)->int:
         if r == 1: return n
         n += 1
 
+def _same_lags(c:Tensor, s:tuple, dims:list)->Tensor:
+    "The lags `−h … a−1−h` (`h = (a−1)//2`) of the circular correlation `c`, along each of `dims`: the 'same' window `*s`."
+    for d, a in zip(dims, s):
+        h, n = (a - 1) // 2, c.shape[d]
+        c = torch.cat([c.narrow(d, n - h, h), c.narrow(d, 0, a - h)], d)       # negative lags wrap to the end
+    return c
+
+class SameCorrelations(torch.autograd.Function):
+    "The 'same' cross-correlations of the maps `ys` with the one kernel `wh` (all `b c *s`), by FFT at the shortest exact fast length."
+    @staticmethod
+    def forward(ctx, wh, *ys):
+        s = wh.shape[2:]
+        n, dims = [fast_fft_len(2*a - 1 - (a - 1)//2) for a in s], list(range(3, wh.ndim + 1))   # of the stacked maps: k b c *s
+        W = torch.fft.rfftn(wh, s=n, dim=[d - 1 for d in dims])                      # b c *n'
+        Y = torch.fft.rfftn(torch.stack(ys), s=n, dim=dims)                          # k b c *n'
+        ctx.save_for_backward(W, Y); ctx.s, ctx.n = s, n
+        return _same_lags(torch.fft.irfftn(Y * W.conj(), s=n, dim=dims), s, dims).unbind(0)   # k × b c *s
+
+    @staticmethod
+    def backward(ctx, *gs):
+        W, Y = ctx.saved_tensors
+        s, n, dims = ctx.s, ctx.n, list(range(3, W.ndim + 1))
+        G = torch.fft.rfftn(torch.stack(gs), s=n, dim=dims)                          # k b c *n'
+        gy = torch.fft.irfftn(G * W, s=n, dim=dims)[(..., *[slice((a-1)//2, (a-1)//2 + a) for a in s])]   # g ∗ ŵ: k b c *s
+        wdims = [d - 1 for d in dims]
+        gw = _same_lags(torch.fft.irfftn((Y * G.conj()).sum(0), s=n, dim=wdims), s, wdims)             # Σ y ⋆ g: b c *s
+        return gw, *gy.unbind(0)
+
 def global_products(wh:Tensor, # ŵ `b c *s`
                     ys:tuple, # maps `b c *s` to apply it to
                     mode:str, # 'matmul' or 'conv'
                    )->list:
-    "`[apply_global(wh, y, mode) for y in ys]`; for 'conv', ŵ is transformed once, the maps together, at fast lengths."
+    "`[apply_global(wh, y, mode) for y in ys]`; for 'conv', ŵ is transformed once, the maps together, at the shortest exact fast length."
     if mode == 'matmul': return [wh @ y for y in ys]
-    s, dt = wh.shape[2:], wh.dtype
+    dt = wh.dtype                                                                    # half precision: transforms in float32
     if dt in (torch.float16, torch.bfloat16): wh, ys = wh.float(), [y.float() for y in ys]
-    dims, n = list(range(3, wh.ndim + 1)), [fast_fft_len(2 * a - 1) for a in s]           # of the stacked maps: 3 b c *s
-    W = torch.fft.rfftn(wh, s=n, dim=[d - 1 for d in dims]).conj()                          # b c *n
-    out = torch.fft.irfftn(torch.fft.rfftn(torch.stack(list(ys)), s=n, dim=dims) * W, s=n, dim=dims)
-    out = torch.roll(out, [(a - 1) // 2 for a in s], dims)                                  # align with padding='same'
-    return list(out[(..., *[slice(0, a) for a in s])].to(dt).unbind(0))                    # len(ys) × b c *s
+    return [o.to(dt) for o in SameCorrelations.apply(wh, *ys)]                      # len(ys) × b c *s
+
 
 # %% ../nbs/05a_speed.ipynb #a1000007
 def _rgu_gate(rgu, x):
