@@ -66,7 +66,7 @@ def train_parser()->argparse.ArgumentParser:
     a('--seed', type=int, default=0, help='seed of the split, the initialisation and the shuffling')
     a('--perm-seed', type=int, default=0, help='seed of the --permuted permutation: one fixed permutation whatever --seed')
     a('--test', action='store_true', help='after training, score the official test split once (needs --valid-pct: choices are made on validation)')
-    a('--results', default=None, metavar='CSV', help="append the run's row (task, model, parameters, seed, epochs, accuracies, seconds, hardware) to this CSV")
+    a('--results', default=None, metavar='CSV', help="append the run's row (task, model, parameters, seed, epochs, accuracies, seconds, hardware) to this CSV; the file's name without .csv is the row's experiment")
     a('--device', default='auto', help="'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1', ...")
     a('--threads', type=int, default=None, help='CPU threads for torch (default: torch chooses)')
     a('--precision', default='fp32', choices=PRECISIONS, help='fp32, or bf16/fp16 autocast (fp16 needs CUDA)')
