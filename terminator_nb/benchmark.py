@@ -37,16 +37,16 @@ def measure(config:str='cifar', # model: 'cifar' (release), 'small', 'seq'
             autocast:str='none', # 'none', 'bf16' or 'fp16' (CUDA)
             global_mode:str|None=None, checkpoint:bool=False, # recompute blocks in backward (`TerminatorConfig.checkpoint`)
             plain:bool=False, # blocks computed by their plain code (`fused=False`), without the speed layer
-            lean_malloc:bool=False, # glibc gives freed blocks of 1 MiB and more back to the system (`speed.lean_malloc`)
+            cache_memory:bool=False, # CPU blocks of 1 MiB and more from `speed.caching_allocator`'s pool instead of malloc
             batch_independent:bool=False, # per-sample local kernels and running statistics (`terminator_learner`'s default) instead of the release's mathematics
             seed:int=0)->dict:
     "Measure one configuration in this process and return the figures as a dict."
     import torch, torch.nn.functional as F
     from terminator_nb.slowloss import slow_neural_loss
     from terminator_nb.model import BATCH_INDEPENDENT
-    if lean_malloc:
-        from terminator_nb.speed import lean_malloc as _lean
-        if not _lean(): raise ValueError("--lean-malloc needs glibc's malloc (Linux): leave it out on this system")
+    if cache_memory:
+        from terminator_nb.speed import caching_allocator
+        caching_allocator()
     torch.manual_seed(seed)
     dev = torch.device(device)
     kw = (dict(global_mode=global_mode) if global_mode else {}) | dict(checkpoint=checkpoint) | (BATCH_INDEPENDENT if batch_independent else {})
@@ -84,7 +84,7 @@ def measure(config:str='cifar', # model: 'cifar' (release), 'small', 'seq'
     return dict(config=config, channels=channels, size=size, bs=bs, mode=mode, device=device,
                 device_name=torch.cuda.get_device_name(dev) if dev.type == 'cuda' else platform.processor() or platform.machine(),
                 threads=torch.get_num_threads(), torch=torch.__version__, compile=compile, channels_last=channels_last,
-                autocast=autocast, global_mode=model.config.global_mode, checkpoint=checkpoint, plain=plain, lean_malloc=lean_malloc,
+                autocast=autocast, global_mode=model.config.global_mode, checkpoint=checkpoint, plain=plain, cache_memory=cache_memory,
                 batch_independent=model.config.batch_independent, reps=reps,
                 median_s=med, min_s=min(times), ms_per_sample=1e3*med/bs, gflop_per_step=flops/1e9,
                 gflops=flops/1e9/med, peak_rss_mib=peak_rss,
@@ -117,7 +117,7 @@ def run_row(threads:int|None=None, allocator:str='system', timeout:float=1800, *
         raise RuntimeError(f"benchmark row {kw} failed: {last}")
     return {**json.loads(r.stdout.strip().splitlines()[-1]), 'allocator': allocator}
 
-COLUMNS = ['config', 'channels', 'size', 'bs', 'mode', 'device', 'threads', 'allocator', 'compile', 'channels_last', 'autocast', 'checkpoint', 'plain', 'lean_malloc', 'batch_independent',
+COLUMNS = ['config', 'channels', 'size', 'bs', 'mode', 'device', 'threads', 'allocator', 'compile', 'channels_last', 'autocast', 'checkpoint', 'plain', 'cache_memory', 'batch_independent',
            'median_s', 'min_s', 'ms_per_sample', 'peak_rss_mib', 'peak_cuda_mib', 'gflops', 'torch']
 
 def format_rows(rows:list)->str:
@@ -141,10 +141,10 @@ def bench_parser():
     a('--device', default='cpu'); a('--compile', action='store_true'); a('--channels-last', action='store_true')
     a('--autocast', default='none', choices=['none', 'bf16', 'fp16'])
     a('--global-mode', default=None, choices=['matmul', 'conv'])
-    a('--checkpoint', action='store_true', help='recompute each block in the backward pass (less memory, more time)')
+    a('--checkpoint', action='store_true', help='recompute every block but the last in the backward pass (less memory, more time)')
     a('--plain', action='store_true', help='compute the blocks with their plain code, without the speed layer (fused=False)')
     a('--batch-independent', action='store_true', help="per-sample local kernels and running statistics, the model terminator_learner trains (default: the release's mathematics)")
-    a('--lean-malloc', action='store_true', help="glibc: give freed blocks of 1 MiB and more back to the system (lower peak memory, page faults every step)")
+    a('--cache-memory', action='store_true', help="serve CPU blocks of 1 MiB and more from terminator_nb's caching allocator (speed.caching_allocator): less resident memory, no page faults")
     a('--allocator', default='system', choices=['system', 'tcmalloc', 'jemalloc'],
       help='malloc of the measured process (tcmalloc keeps freed memory: no page faults on every step)')
     a('--json', default=None, help='also append the rows as JSON lines to this file')
@@ -165,7 +165,7 @@ def main(argv=None):
     for mode in args.mode:
         kw = dict(config=args.config, channels=args.channels, size=args.size, bs=args.bs, mode=mode, reps=args.reps, warmup=args.warmup, device=args.device,
                   compile=args.compile, channels_last=args.channels_last, autocast=args.autocast, global_mode=args.global_mode,
-                  checkpoint=args.checkpoint, plain=args.plain, lean_malloc=args.lean_malloc, batch_independent=args.batch_independent)
+                  checkpoint=args.checkpoint, plain=args.plain, cache_memory=args.cache_memory, batch_independent=args.batch_independent)
         try: rows.append(run_row(threads=args.threads if args.device == 'cpu' else None, allocator=args.allocator, **kw))
         except (RuntimeError, ValueError) as e: sys.exit(f"terminator_bench: error: {str(e).splitlines()[0]}")
         print(format_rows(rows[-1:]) if len(rows) == 1 else format_rows(rows[-1:]).splitlines()[-1], flush=True)

@@ -16,6 +16,7 @@ from .learner import terminator_learner, check_model_fits
 from .baselines import BASELINES, baseline_learner
 from .benchmark import RESULT_COLUMNS
 from .release import load_release_checkpoint
+from .speed import caching_allocator
 from .model import n_params, terminator_for, VARIANTS, BATCH_INDEPENDENT
 from .scale import PRECISIONS, set_precision, distributed_ctx, CheckpointCallback, resume, load_checkpoint, CheckpointError
 
@@ -54,7 +55,7 @@ def train_parser()->argparse.ArgumentParser:
                                                      "depends on the rest of its batch (default: per-sample kernels and running statistics, batch-independent)")
     a('--init-from', default=None, metavar='CKPT', help="start from a checkpoint of the public release (a Lightning .ckpt or a saved state_dict): "
                                                         "the architecture comes from it; fine-tune it, or only validate it with --epochs 0")
-    a('--checkpoint', action='store_true', help='recompute each block in the backward pass: less memory, about one more forward of time')
+    a('--checkpoint', action='store_true', help='recompute every block but the last in the backward pass: less memory, more time')
     a('--epochs', type=int, default=20, help='training epochs')
     a('--bs', type=int, default=64, help='batch size')
     a('--lr', type=float, default=1.215e-3, help='Kar3 step size (Adam for a baseline)')
@@ -69,6 +70,8 @@ def train_parser()->argparse.ArgumentParser:
     a('--results', default=None, metavar='CSV', help="append the run's row (task, model, parameters, seed, epochs, accuracies, seconds, hardware) to this CSV; the file's name without .csv is the row's experiment")
     a('--device', default='auto', help="'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1', ...")
     a('--threads', type=int, default=None, help='CPU threads for torch (default: torch chooses)')
+    a('--cache-memory', action='store_true', help="serve CPU blocks of 1 MiB and more from terminator_nb's caching allocator: "
+                                                  "less resident memory, no page faults (compiled once with the system's C++ compiler)")
     a('--precision', default='fp32', choices=PRECISIONS, help='fp32, or bf16/fp16 autocast (fp16 needs CUDA)')
     a('--out', default=None, help='output folder (default: runs/<dataset>[-seq][-permuted], one per task)')
     a('--resume', action='store_true', help='continue the run in the output folder from its checkpoint')
@@ -240,6 +243,7 @@ def train(args)->dict:
     device = pick_device(args.device)
     if args.precision == 'fp16' and device.type != 'cuda': raise UsageError("--precision fp16 needs a CUDA GPU: use --precision bf16 on a CPU")
     if args.threads: torch.set_num_threads(args.threads)
+    if args.cache_memory: caching_allocator()                          # for the rest of this process (`05a_speed`)
     set_seed(args.seed, reproducible=True)
     rank0 = rank_distrib() == 0
     say = print if rank0 else (lambda *a, **k: None)

@@ -33,7 +33,7 @@ class TerminatorConfig:
     per_sample:bool = False                   # per-sample local kernels (extension; release: batch-shared)
     running_stats:bool = False                # tracked BS statistics in eval (extension; release: batch stats)
     block_std:str = 'gibs'                    # each block's output standardisation: 'gibs' (release) or 'bs' (ablation)
-    checkpoint:bool = False                   # recompute each block in the backward pass: less memory, one more forward
+    checkpoint:bool = False                   # recompute every block but the last in the backward pass: less memory, more time
     hidden_global:int = 64                    # global slow-net width (release `kernel_g.no_hidden`)
     hidden_local:int = 32                     # local slow-net width (`kernel_l`)
     hidden_hci:int = 32                       # hyper-channel interaction slow-net width (`kernel_gc`)
@@ -101,9 +101,10 @@ class Terminator(nn.Module):
         if x.shape[0] == 1 and not self.training and not cfg.batch_independent: self._warn_alone()
         outs, kernels = [], []
         recompute_blocks = getattr(cfg, 'checkpoint', False) and torch.is_grad_enabled()   # memory for time (`05a_speed`)
-        for blk, skips in zip(self.blocks, cfg.skips):
+        for i, (blk, skips) in enumerate(zip(self.blocks, cfg.skips)):
             p = [outs[j] for j in skips]                                 # the earlier outputs this block concatenates
-            x, w = recompute(blk, x, p) if recompute_blocks else blk(x, p)   # b c_{i+1} *s, 1 c_i *s
+            again = recompute_blocks and i < len(self.blocks) - 1        # never the last: its backward follows at once
+            x, w = recompute(blk, x, p) if again else blk(x, p)          # b c_{i+1} *s, 1 c_i *s
             outs.append(x); kernels.append(w)
         self.slow_kernels = kernels
         return self.head(mean_spatial(x))                              # b n_classes
