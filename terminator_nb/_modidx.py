@@ -17,6 +17,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                    'terminator_nb/baselines.py'),
                                          'terminator_nb.baselines.baseline_learner': ( 'baselines.html#baseline_learner',
                                                                                        'terminator_nb/baselines.py'),
+                                         'terminator_nb.baselines.chrono_init': ( 'baselines.html#chrono_init',
+                                                                                  'terminator_nb/baselines.py'),
                                          'terminator_nb.baselines.denormals_flushed': ( 'baselines.html#denormals_flushed',
                                                                                         'terminator_nb/baselines.py'),
                                          'terminator_nb.baselines.small_cnn': ('baselines.html#small_cnn', 'terminator_nb/baselines.py')},

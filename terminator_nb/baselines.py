@@ -9,14 +9,28 @@ import torch.nn as nn
 from torch import Tensor
 from fastai.basics import *
 from fastai.layers import ConvLayer, AdaptiveAvgPool
+from fastai.callback.training import GradientClip
 from fastai.vision.models.xresnet import xresnet18
 from .core import check_input, check_data_dim
 from .data import dls_meta
 
 # %% auto #0
-__all__ = ['BASELINES', 'RNNClassifier', 'small_cnn', 'denormals_flushed', 'FlushDenormals', 'baseline_for', 'baseline_learner']
+__all__ = ['BASELINES', 'chrono_init', 'RNNClassifier', 'small_cnn', 'denormals_flushed', 'FlushDenormals', 'baseline_for',
+           'baseline_learner']
 
 # %% ../nbs/14_baselines.ipynb #bb80d636
+def chrono_init(rnn:nn.GRU|nn.LSTM, # the recurrent layers to initialise
+                length:int): # the longest dependency to expect, in steps (e.g. the sequence length)
+    "Gate biases of `rnn` such that each unit first keeps its state for `T ~ U(1, length - 1)` steps: the GRU's update gate or the LSTM's forget gate at `log T`, the LSTM's input gate at `-log T`."
+    if length < 3: raise ValueError(f"chrono initialisation needs a length of at least 3 steps, got {length}")
+    h, lstm = rnn.hidden_size, isinstance(rnn, nn.LSTM)
+    with torch.no_grad():
+        for l in range(rnn.num_layers):
+            b_ih, b_hh = getattr(rnn, f'bias_ih_l{l}'), getattr(rnn, f'bias_hh_l{l}')
+            log_t = torch.empty(h).uniform_(1, length - 1).log()
+            b_ih[h:2*h], b_hh[h:2*h] = log_t, 0.                         # GRU (r, z, n): z; LSTM (i, f, g, o): f
+            if lstm: b_ih[:h], b_hh[:h] = -log_t, 0.                      # LSTM: i
+
 class RNNClassifier(nn.Module):
     "A GRU or LSTM over the positions of `b c l` sequences; logits from the last hidden state."
     def __init__(self,
@@ -24,12 +38,14 @@ class RNNClassifier(nn.Module):
                  n_classes:int, # outputs of the linear head
                  kind:str='gru', # 'gru' or 'lstm'
                  hidden:int=128, # hidden state size
-                 n_layers:int=1): # stacked recurrent layers
+                 n_layers:int=1, # stacked recurrent layers
+                 chrono:int|None=None): # the sequence length, for chrono initialisation of the gates (None: PyTorch's)
         super().__init__()
         if kind not in ('gru', 'lstm'): raise ValueError(f"unknown kind {kind!r}: use 'gru' or 'lstm'")
         self.in_channels, self.kind = in_channels, kind
         self.rnn = (nn.GRU if kind == 'gru' else nn.LSTM)(in_channels, hidden, n_layers, batch_first=True)
         self.head = nn.Linear(hidden, n_classes)
+        if chrono: chrono_init(self.rnn, chrono)
 
     def forward(self, x:Tensor # `b c l`
                )->Tensor:
@@ -64,7 +80,7 @@ BASELINES = ('gru', 'lstm', 'cnn', 'xresnet18')
 
 def baseline_for(name:str, # one of `BASELINES`
                  meta:dict, # from `dls_meta(dls)`: `data_dim`, `in_channels`, `n_classes`
-                 **size)->nn.Module: # `hidden` (GRU/LSTM) or `widths`, `ks` (CNN): to match another model's size
+                 **size)->nn.Module: # `hidden`, `chrono` (GRU/LSTM) or `widths`, `ks` (CNN)
     "The named baseline for data described by `meta`."
     if name not in BASELINES: raise ValueError(f"unknown baseline {name!r}: use one of {', '.join(BASELINES)}")
     d, c, n = meta['data_dim'], meta['in_channels'], meta['n_classes']
@@ -81,9 +97,10 @@ def baseline_learner(dls:DataLoaders, # fastai DataLoaders (see `terminator_nb.d
                      label_smoothing:float=0.1, # ε of the label-smoothing cross-entropy: the Terminator's loss (`terminator_learner`)
                      size:dict|None=None, # `hidden` or `widths`/`ks` for `baseline_for`
                      flush_denormals:bool=True, # GRU/LSTM: fit with `FlushDenormals` (below): several times faster on a CPU
+                     clip:float|None=None, # clip the gradient's norm to this (fastai's `GradientClip`); None: no clipping
                      cbs:list|None=None, # callbacks, as for `Learner`
                      **kwargs)->Learner: # passed to `Learner`
     "A fastai `Learner` (Adam, label-smoothing cross-entropy as the Terminator's, accuracy) for the named baseline on `dls`."
-    cbs = list(cbs or []) + ([FlushDenormals()] if flush_denormals and name in ('gru', 'lstm') else [])
+    cbs = list(cbs or []) + ([FlushDenormals()] if flush_denormals and name in ('gru', 'lstm') else []) + ([GradientClip(clip)] if clip else [])
     return Learner(dls, baseline_for(name, dls_meta(dls), **(size or {})), loss_func=LabelSmoothingCrossEntropyFlat(eps=label_smoothing),
                    lr=lr, metrics=accuracy, cbs=cbs, **kwargs)

@@ -47,6 +47,8 @@ def train_parser()->argparse.ArgumentParser:
     a('--model', default='terminator', choices=('terminator',) + BASELINES,
       help="the Terminator (Kar3, slow loss), or a baseline trained with fastai's Adam and the same label-smoothing loss")
     a('--hidden', type=int, default=None, help='hidden size of a gru/lstm baseline (default: 128)')
+    a('--chrono', action='store_true', help="gru/lstm baseline: chrono initialisation of the gates for the sequence's length (default: PyTorch's)")
+    a('--clip', type=float, default=None, help="baselines: clip the gradient's norm to this (default: no clipping)")
     a('--widths', type=int, nargs='+', default=None, help="channels of the cnn baseline's convolutions (default: 32 64 64)")
     a('--ks', type=int, default=None, help='kernel size of the cnn baseline (default: 3)')
     a('--arch', default='auto', choices=VARIANTS, help='model configuration (auto: from the data)')
@@ -94,8 +96,10 @@ def check_args(args):
         given = [o for o, v in [('--init-from', args.init_from), ('--arch', args.arch != 'auto'), ('--global-mode', args.global_mode),
                                 ('--batch-dependent', args.batch_dependent), ('--checkpoint', args.checkpoint)] if v]
         if given: raise UsageError(f"{', '.join(given)} {'configures' if len(given) == 1 else 'configure'} the Terminator, not the {args.model} baseline: drop them or use --model terminator")
-    for opt, v, models in [('--hidden', args.hidden, ('gru', 'lstm')), ('--widths', args.widths, ('cnn',)), ('--ks', args.ks, ('cnn',))]:
-        if v is not None and args.model not in models: raise UsageError(f"{opt} sizes the {' or '.join(models)} baseline: add --model {models[0]} or drop {opt}")
+    for opt, v, models in [('--hidden', args.hidden, ('gru', 'lstm')), ('--chrono', args.chrono or None, ('gru', 'lstm')), ('--widths', args.widths, ('cnn',)), ('--ks', args.ks, ('cnn',))]:
+        if v is not None and args.model not in models: raise UsageError(f"{opt} is an option of the {' or '.join(models)} baseline: add --model {models[0]} or drop {opt}")
+    if args.clip is not None and args.model == 'terminator': raise UsageError("--clip clips a baseline's gradient: add --model (gru, lstm, cnn, xresnet18) or drop --clip")
+    if args.clip is not None and not args.clip > 0: raise UsageError(f"--clip must be positive, got {args.clip}")
     if args.test and args.dataset not in REAL:
         raise UsageError(f"--test scores an official test split, which {args.dataset} does not have (only {', '.join(REAL)}): drop --test")
     if args.test and args.valid_pct is None:
@@ -168,8 +172,9 @@ def make_learner(args, dls, out:Path)->Learner:
     if args.model == 'terminator':
         return terminator_learner(dls, build_model(args, dls_meta(dls)), lr=args.lr, betas=tuple(args.betas), slow_loss=args.slow_loss,
                                   penalty=args.penalty, **kw)
-    size = dict(hidden=args.hidden, widths=tuple(args.widths) if args.widths else None, ks=args.ks)
-    return baseline_learner(dls, args.model, lr=args.lr, size={k: v for k, v in size.items() if v is not None}, **kw)
+    size = dict(hidden=args.hidden, widths=tuple(args.widths) if args.widths else None, ks=args.ks,
+                chrono=dls_meta(dls)['size'][0] if args.chrono else None)
+    return baseline_learner(dls, args.model, lr=args.lr, size={k: v for k, v in size.items() if v is not None}, clip=args.clip, **kw)
 
 def hardware(device:torch.device)->str:
     "The device a run used, as a results table names it: the GPU's name, or the CPU's architecture and torch's thread count."
