@@ -23,9 +23,10 @@ def chrono_init(rnn:nn.GRU|nn.LSTM, # the recurrent layers to initialise
                 length:int): # the longest dependency to expect, in steps (e.g. the sequence length)
     "Gate biases of `rnn` such that each unit first keeps its state for `T ~ U(1, length - 1)` steps: the GRU's update gate or the LSTM's forget gate at `log T`, the LSTM's input gate at `-log T`."
     if length < 3: raise ValueError(f"chrono initialisation needs a length of at least 3 steps, got {length}")
+    if not rnn.bias: raise ValueError("chrono initialisation sets gate biases: build the layers with bias=True")
     h, lstm = rnn.hidden_size, isinstance(rnn, nn.LSTM)
     with torch.no_grad():
-        for l in range(rnn.num_layers):
+        for l in [f'{i}{s}' for i in range(rnn.num_layers) for s in ('', '_reverse')[:1 + rnn.bidirectional]]:
             b_ih, b_hh = getattr(rnn, f'bias_ih_l{l}'), getattr(rnn, f'bias_hh_l{l}')
             log_t = torch.empty(h).uniform_(1, length - 1).log()
             b_ih[h:2*h], b_hh[h:2*h] = log_t, 0.                         # GRU (r, z, n): z; LSTM (i, f, g, o): f

@@ -248,7 +248,9 @@ def train(args)->dict:
     device = pick_device(args.device)
     if args.precision == 'fp16' and device.type != 'cuda': raise UsageError("--precision fp16 needs a CUDA GPU: use --precision bf16 on a CPU")
     if args.threads: torch.set_num_threads(args.threads)
-    if args.cache_memory: caching_allocator()                          # for the rest of this process (`05a_speed`)
+    if args.cache_memory:                                              # for the rest of this process (`05a_speed`)
+        try: caching_allocator()
+        except (RuntimeError, OSError) as e: raise UsageError(f"--cache-memory: {str(e).splitlines()[0]} (or drop --cache-memory)")
     set_seed(args.seed, reproducible=True)
     rank0 = rank_distrib() == 0
     say = print if rank0 else (lambda *a, **k: None)

@@ -408,7 +408,9 @@ _CACHING_ALLOCATOR_CPP = r'''
 // CPU tensors of min_size bytes and more from a pool of mmap'd segments: best fit, split, merge, reuse.
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
+#include <pthread.h>
 #include <sys/mman.h>
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <set>
@@ -417,7 +419,7 @@ _CACHING_ALLOCATOR_CPP = r'''
 
 namespace {
 constexpr size_t kAlign = 512, kSmallSegment = 20u << 20, kLarge = 10u << 20, kRound = 2u << 20;
-size_t min_size = 1u << 20;                                   // smaller requests: the allocator this one replaced
+std::atomic<size_t> min_size{1u << 20};                        // smaller requests: the allocator this one replaced
 size_t up(size_t n, size_t q) { return (n + q - 1) / q * q; }
 
 struct Block { char* ptr; size_t size; bool free; Block* prev; Block* next; };   // prev/next: neighbours in a segment
@@ -432,6 +434,8 @@ struct Pool {
   int64_t reserved = 0, allocated = 0, peak_reserved = 0, peak_allocated = 0;
 };
 Pool& pool() { static Pool* p = new Pool(); return *p; }        // never destroyed: tensors can outlive static destruction
+void lock_pool() { pool().m.lock(); }                          // held across fork(): the child gets a consistent pool
+void unlock_pool() { pool().m.unlock(); }
 c10::DeleterFnPtr base_deleter = nullptr;                      // for blocks `raw_allocate` got from the replaced allocator
 
 void release(void* ptr) {
@@ -449,7 +453,10 @@ void release(void* ptr) {
 
 struct CachingCPUAllocator final : c10::Allocator {
   c10::Allocator* base;
-  explicit CachingCPUAllocator(c10::Allocator* b) : base(b) { base_deleter = b->raw_deleter(); }
+  explicit CachingCPUAllocator(c10::Allocator* b) : base(b) {
+    base_deleter = b->raw_deleter();
+    TORCH_CHECK(base_deleter, "terminator_nb caching allocator: PyTorch's CPU allocator has no raw deleter");
+  }
   c10::DataPtr allocate(size_t n) override {
     if (n < min_size) return base->allocate(n);
     size_t size = up(n, kAlign);
@@ -483,12 +490,17 @@ CachingCPUAllocator* installed = nullptr;
 
 extern "C" {
 int tnb_install(int64_t min_bytes) {                           // 0: installed; 1: an allocator of higher priority stays
-  if (!installed) installed = new CachingCPUAllocator(c10::GetCPUAllocator());
+  if (!installed) {
+    installed = new CachingCPUAllocator(c10::GetCPUAllocator());
+    c10::SetCPUAllocator(installed, 100);
+    pthread_atfork(lock_pool, unlock_pool, unlock_pool);
+  }
   min_size = static_cast<size_t>(min_bytes);
-  c10::SetCPUAllocator(installed, 100);
   return c10::GetCPUAllocator() == installed ? 0 : 1;
 }
-void tnb_uninstall() { if (installed) c10::SetCPUAllocator(installed->base, 100); }   // blocks in use return to the pool
+// Every new request to the replaced allocator; it stays installed, so that whatever the pool handed out
+// (to tensors, or to `raw_allocate`) still finds its way back to the pool when freed.
+void tnb_uninstall() { min_size = SIZE_MAX; }
 int64_t tnb_empty_cache() {                                    // unmap the segments that hold no tensor: bytes given back
   Pool& p = pool(); std::lock_guard<std::mutex> g(p.m);
   int64_t freed = 0; std::vector<std::pair<char*, size_t>> keep;
@@ -510,13 +522,13 @@ void tnb_stats(int64_t* out) {                                 // reserved, allo
 
 def _build_caching_allocator()->str:
     "Compile `_CACHING_ALLOCATOR_CPP` against the installed PyTorch, once; the shared library's path (in `~/.cache/terminator_nb`)."
-    import hashlib, os, shutil, subprocess, sys, tempfile
+    import hashlib, os, shlex, shutil, subprocess, sys, tempfile
     from pathlib import Path
     if sys.platform not in ('linux', 'darwin'): raise RuntimeError(f"the caching allocator is built for Linux and macOS, not {sys.platform}: leave it out")
-    cxx = os.environ.get('CXX') or shutil.which('c++') or shutil.which('g++') or shutil.which('clang++')
-    if cxx is None: raise RuntimeError("the caching allocator is compiled once with a C++ compiler and none was found: install g++ or clang++ (or set CXX), or leave it out")
+    cxx = shlex.split(os.environ.get('CXX', '')) or [c for c in (shutil.which(n) for n in ('c++', 'g++', 'clang++')) if c][:1]
+    if not cxx: raise RuntimeError("the caching allocator is compiled once with a C++ compiler and none was found: install g++ or clang++ (or set CXX), or leave it out")
     tdir = Path(torch.__file__).parent
-    key = hashlib.sha1('\n'.join([_CACHING_ALLOCATOR_CPP, torch.__version__, str(tdir), cxx]).encode()).hexdigest()[:12]
+    key = hashlib.sha1('\n'.join([_CACHING_ALLOCATOR_CPP, torch.__version__, str(tdir), *cxx]).encode()).hexdigest()[:12]
     cache = Path(os.environ.get('TERMINATOR_NB_CACHE', Path.home()/'.cache'/'terminator_nb'))
     lib = cache/f'caching_allocator-{key}.so'
     if lib.exists(): return str(lib)
@@ -524,7 +536,7 @@ def _build_caching_allocator()->str:
     with tempfile.TemporaryDirectory(dir=cache) as tmp:                    # build aside, then rename: safe for parallel builds
         src, out = Path(tmp)/'caching_allocator.cpp', Path(tmp)/lib.name
         src.write_text(_CACHING_ALLOCATOR_CPP)
-        cmd = [cxx, '-O2', '-std=c++17', '-shared', '-fPIC', f'-D_GLIBCXX_USE_CXX11_ABI={int(torch.compiled_with_cxx11_abi())}',
+        cmd = [*cxx, '-O2', '-std=c++17', '-shared', '-fPIC', f'-D_GLIBCXX_USE_CXX11_ABI={int(torch.compiled_with_cxx11_abi())}',
                f'-I{tdir/"include"}', str(src), f'-L{tdir/"lib"}', '-lc10', f'-Wl,-rpath,{tdir/"lib"}', '-o', str(out)]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode: raise RuntimeError(f"building the caching allocator failed: {' '.join(cmd)}\n{r.stderr[-3000:]}")
@@ -533,10 +545,10 @@ def _build_caching_allocator()->str:
 
 _allocator_lib = None
 
-def caching_allocator(enable:bool=True, # False: PyTorch's own CPU allocator again (blocks in use return to the pool when freed)
+def caching_allocator(enable:bool=True, # False: new requests to PyTorch's own CPU allocator again (blocks in use return to the pool when freed)
                       min_bytes:int=1<<20, # smaller CPU blocks still go to PyTorch's allocator (malloc)
                      )->None:
-    "Serve this process's CPU tensors of `min_bytes` and more from a pool that reuses freed blocks, split and merged (best fit), instead of malloc: about the live memory resident and no page faults once a step has run."
+    "Serve this process's CPU tensors of `min_bytes` and more from a pool that reuses freed blocks, split and merged (best fit), instead of malloc: freed memory is reused, not faulted in again, and about the live memory stays resident."
     global _allocator_lib
     import ctypes
     if not enable:
