@@ -7,11 +7,11 @@
 # usage: tools/smnist_grid.sh DATA RESULTS_DIR EPOCHS [SEEDS...]
 #   DATA: the folder holding MNIST/raw (terminator_mnist DATA writes it offline)
 #   EPOCHS: one number for all, or per model as terminator=30,gru=12,cnn=40 (the same wall-clock budget for each)
-#   env: TRAIN (default terminator_train), DEVICE (default cuda), BS (default 128), MODELS (default "terminator gru cnn")
+#   env: TRAIN (default terminator_train), DEVICE (default cuda), BS (default 128), MODELS (default "terminator gru cnn"; also: lstm)
 set -euo pipefail
 DATA=$1; OUT=$2; EPOCHS=$3; shift 3; SEEDS=${*:-0 1 2}
 TRAIN=${TRAIN:-terminator_train}; DEVICE=${DEVICE:-cuda}; BS=${BS:-128}; MODELS=${MODELS:-terminator gru cnn}
-declare -A SIZE=([terminator]="" [gru]="--hidden 227 --lr-find" [cnn]="--widths 16 32 64 80 112 128 --ks 5 --lr-find")
+declare -A SIZE=([terminator]="" [gru]="--hidden 227 --lr-find" [lstm]="--hidden 196 --chrono --clip 1 --lr-find" [cnn]="--widths 16 32 64 80 112 128 --ks 5 --lr-find")
 declare -A EP=()
 for kv in ${EPOCHS//,/ }; do if [[ $kv == *=* ]]; then EP[${kv%%=*}]=${kv#*=}; else for m in $MODELS; do EP[$m]=$kv; done; fi; done
 mkdir -p "$OUT"
