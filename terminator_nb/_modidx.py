@@ -446,4 +446,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                'terminator_nb.standardisation.instance_std': ( 'standardisation.html#instance_std',
                                                                                                'terminator_nb/standardisation.py'),
                                                'terminator_nb.standardisation.standardise': ( 'standardisation.html#standardise',
-                                                                                              'terminator_nb/standardisation.py')}}}
+                                                                                              'terminator_nb/standardisation.py')},
+            'terminator_nb.testing': { 'terminator_nb.testing._leaves': ('testing.html#_leaves', 'terminator_nb/testing.py'),
+                                       'terminator_nb.testing.rel_err': ('testing.html#rel_err', 'terminator_nb/testing.py'),
+                                       'terminator_nb.testing.test_close_rel': ( 'testing.html#test_close_rel',
+                                                                                 'terminator_nb/testing.py')}}}

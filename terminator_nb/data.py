@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import matplotlib.pyplot as plt
 from plum import dispatch
+import fastai.interpret   # the generic `plot_top_losses`: registered before ours below, whatever the user imports first
 from fastcore.basics import store_attr
 from fastcore.foundation import L
 from fasttransform import Transform, DisplayedTransform, ItemTransform
