@@ -9,6 +9,7 @@ from contextlib import contextmanager, nullcontext
 import torch
 import torch.nn as nn
 from torch.utils.checkpoint import checkpoint
+from torch.autograd.function import once_differentiable
 import torch.nn.functional as F
 from torch import Tensor
 from .core import *
@@ -41,6 +42,7 @@ class PointwiseConv(torch.autograd.Function):
         return out.view(n, -1, *xs[0].shape[2:])
 
     @staticmethod
+    @once_differentiable                                       # its backward is not itself differentiable: a second derivative is refused, not wrong
     def backward(ctx, g):
         w, *rest = ctx.saved_tensors
         n_kept = sum(r is None for r in ctx.remake)
@@ -155,6 +157,7 @@ class Standardise(torch.autograd.Function):
         return out, bmean, bvar, (y if gelu else None)
 
     @staticmethod
+    @once_differentiable                                       # its backward is not itself differentiable: a second derivative is refused, not wrong
     def backward(ctx, g, _gm=None, _gv=None, _gy=None):
         y, r = ctx.saved_tensors
         if g is None: return None, None, None, None
@@ -216,6 +219,7 @@ class SigmoidGate(torch.autograd.Function):
         return _gate_value(x, s, t)
 
     @staticmethod
+    @once_differentiable                                       # its backward is not itself differentiable: a second derivative is refused, not wrong
     def backward(ctx, g):
         x, s, t = ctx.saved_tensors
         sig = torch.sigmoid(s * t)
@@ -251,6 +255,7 @@ class DepthwiseFFTGrad(torch.autograd.Function):
         return F.conv2d(y, w, padding='same', groups=y.shape[1])
 
     @staticmethod
+    @once_differentiable                                       # its backward is not itself differentiable: a second derivative is refused, not wrong
     def backward(ctx, g):
         y, w = ctx.saved_tensors
         p = (w.shape[-1] - 1) // 2
@@ -319,6 +324,7 @@ class SameCorrelations(torch.autograd.Function):
         return _same_lags(torch.fft.irfftn(Y * W.conj(), s=n, dim=dims), s, dims).unbind(0)   # k × b c *s
 
     @staticmethod
+    @once_differentiable                                       # its backward is not itself differentiable: a second derivative is refused, not wrong
     def backward(ctx, *gs):
         W, Y = ctx.saved_tensors
         s, n, dims = ctx.s, ctx.n, list(range(3, W.ndim + 1))
