@@ -58,6 +58,7 @@ def train_parser()->argparse.ArgumentParser:
     a('--init-from', default=None, metavar='CKPT', help="start from a checkpoint of the public release (a Lightning .ckpt or a saved state_dict): "
                                                         "the architecture comes from it; fine-tune it, or only validate it with --epochs 0")
     a('--checkpoint', action='store_true', help='recompute every block but the last in the backward pass: less memory, more time')
+    a('--bottleneck-init', default='orthogonal', choices=('orthogonal', 'kaiming_normal'), help="initial bottleneck weights: Kaiming's draw made orthogonal, or the release's Kaiming-normal (`05_sfne`)")
     a('--epochs', type=int, default=20, help='training epochs')
     a('--bs', type=int, default=64, help='batch size')
     a('--lr', type=float, default=1.215e-3, help='Kar3 step size (Adam for a baseline)')
@@ -94,7 +95,8 @@ def check_args(args):
                          f"({lay.source}); terminator_nb never downloads")
     if args.model != 'terminator':
         given = [o for o, v in [('--init-from', args.init_from), ('--arch', args.arch != 'auto'), ('--global-mode', args.global_mode),
-                                ('--batch-dependent', args.batch_dependent), ('--checkpoint', args.checkpoint)] if v]
+                                ('--batch-dependent', args.batch_dependent), ('--checkpoint', args.checkpoint),
+                                ('--bottleneck-init', args.bottleneck_init != 'orthogonal')] if v]
         if given: raise UsageError(f"{', '.join(given)} {'configures' if len(given) == 1 else 'configure'} the Terminator, not the {args.model} baseline: drop them or use --model terminator")
     for opt, v, models in [('--hidden', args.hidden, ('gru', 'lstm')), ('--chrono', args.chrono or None, ('gru', 'lstm')), ('--widths', args.widths, ('cnn',)), ('--ks', args.ks, ('cnn',))]:
         if v is not None and args.model not in models: raise UsageError(f"{opt} is an option of the {' or '.join(models)} baseline: add --model {models[0]} or drop {opt}")
@@ -159,6 +161,7 @@ def build_model(args, meta):
     "The `--arch` variant for the data in `meta`, batch-independent unless `--batch-dependent`, with the configuration options of `args`."
     kw = {} if args.batch_dependent else dict(BATCH_INDEPENDENT)
     kw |= {k: v for k, v in dict(checkpoint=args.checkpoint or None, global_mode=args.global_mode).items() if v is not None}
+    kw['bottleneck_init'] = args.bottleneck_init
     if not args.init_from: return terminator_for(args.arch, meta['in_channels'], meta['size'], meta['n_classes'], **kw)
     try:
         model = load_release_checkpoint(args.init_from, **kw)

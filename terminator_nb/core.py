@@ -7,6 +7,7 @@ __all__ = ['spatial_dims', 'check_data_dim', 'conv_fn', 'conv1x1', 'shape_str', 
            'mean_spatial']
 
 # %% ../nbs/00_core.ipynb #a8c5eb11
+import math
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 
@@ -30,8 +31,13 @@ def conv1x1(c_in:int, c_out:int, data_dim:int=2, init:str='default', bias:float|
     "A 1×1 convolution `c_in → c_out` in `data_dim` dimensions, initialised as `init` says, its bias filled with `bias` (if given)."
     conv = (nn.Conv1d if check_data_dim(data_dim) == 1 else nn.Conv2d)(c_in, c_out, 1)
     if init == 'kaiming_uniform': nn.init.kaiming_uniform_(conv.weight, nonlinearity='linear')
-    elif init == 'kaiming_normal': nn.init.kaiming_normal_(conv.weight)
-    elif init != 'default': raise ValueError(f"unknown init {init!r}: use 'default', 'kaiming_uniform' or 'kaiming_normal'")
+    elif init in ('kaiming_normal', 'orthogonal'): nn.init.kaiming_normal_(conv.weight)
+    elif init != 'default': raise ValueError(f"unknown init {init!r}: use 'default', 'kaiming_uniform', 'kaiming_normal' or 'orthogonal'")
+    if init == 'orthogonal':                                             # Kaiming's draw, made orthogonal: its polar factor
+        with torch.no_grad():
+            w = conv.weight.flatten(1)                                   # c_out c_in
+            u, _, vh = torch.linalg.svd(w, full_matrices=False)
+            conv.weight.copy_((u @ vh * (w.norm() / math.sqrt(min(c_in, c_out)))).view_as(conv.weight))
     if bias is not None: nn.init.constant_(conv.bias, bias)
     return conv
 

@@ -20,7 +20,7 @@ __all__ = ['BATCH_INDEPENDENT', 'VARIANTS', 'TerminatorConfig', 'BatchOfOneWarni
 # %% ../nbs/06_model.ipynb #0cb9f54c
 @dataclass
 class TerminatorConfig:
-    "Everything that defines a Terminator. Defaults: the release's CIFAR configuration."
+    "Everything that defines a Terminator. Defaults: the release's CIFAR configuration (the bottleneck's initialisation is ours: `bottleneck_init`)."
     in_channels:int = 3                       # input channels (3 for RGB)
     n_classes:int = 10                        # classes of the linear head
     size:tuple = (32, 32)                     # input size `(h, w)` or `(l,)`; every block keeps it
@@ -33,6 +33,7 @@ class TerminatorConfig:
     per_sample:bool = False                   # per-sample local kernels (extension; release: batch-shared)
     running_stats:bool = False                # tracked BS statistics in eval (extension; release: batch stats)
     block_std:str = 'gibs'                    # each block's output standardisation: 'gibs' (release) or 'bs' (ablation)
+    bottleneck_init:str = 'orthogonal'        # initial bottleneck weights: Kaiming's draw made 'orthogonal' (ours) or 'kaiming_normal' (release)
     checkpoint:bool = False                   # recompute every block but the last in the backward pass: less memory, more time
     hidden_global:int = 64                    # global slow-net width (release `kernel_g.no_hidden`)
     hidden_local:int = 32                     # local slow-net width (`kernel_l`)
@@ -56,6 +57,8 @@ class TerminatorConfig:
             raise ValueError(f"global_mode='matmul' needs a square 2D input, got size {self.size}: use global_mode='conv'")
         if self.global_mode not in ('matmul', 'conv'): raise ValueError(f"unknown global_mode {self.global_mode!r}: use 'matmul' or 'conv'")
         if self.block_std not in ('gibs', 'bs'): raise ValueError(f"unknown block_std {self.block_std!r}: use 'gibs' (release) or 'bs'")
+        if self.bottleneck_init not in ('orthogonal', 'kaiming_normal'):
+            raise ValueError(f"unknown bottleneck_init {self.bottleneck_init!r}: use 'orthogonal' or 'kaiming_normal' (release)")
 
     @property
     def data_dim(self): return len(self.size)
@@ -85,7 +88,8 @@ class Terminator(nn.Module):
         self.blocks = nn.ModuleList([
             SFNEBlock(w[i], cfg.size, cfg.factors[i], cfg.global_layers[i], cfg.dropout[i], len(cfg.skips[i]),
                       cfg.local_sizes, cfg.global_mode, cfg.per_sample, cfg.running_stats, cfg.block_std,
-                      cfg.hidden_global, cfg.hidden_local, cfg.hidden_hci, cfg.hidden_hi_channel, cfg.hidden_hi_spatial)
+                      cfg.hidden_global, cfg.hidden_local, cfg.hidden_hci, cfg.hidden_hi_channel, cfg.hidden_hi_spatial,
+                      bottleneck_init=cfg.bottleneck_init)
             for i in range(len(cfg.factors))])
         self.head = nn.Linear(w[-1], cfg.n_classes)
         nn.init.kaiming_normal_(self.head.weight); nn.init.zeros_(self.head.bias)

@@ -42,7 +42,8 @@ class SFNEBlock(nn.Module):
     def __init__(self, channels:int, size:tuple, factor:int=2, global_layers:int=2, dropout:float=0., n_skips:int=0,
                  local_sizes:tuple=(3, 9, 5, 7), global_mode:str='matmul', per_sample:bool=False, running_stats:bool=False,
                  block_std:str='gibs', hidden_global:int=64, hidden_local:int=32, hidden_hci:int=32, hidden_hi_channel:int=16,
-                 hidden_hi_spatial:int=64, interaction_layers:int=2, local_layers:int=2, fused:bool=True):
+                 hidden_hi_spatial:int=64, interaction_layers:int=2, local_layers:int=2, fused:bool=True,
+                 bottleneck_init:str='orthogonal'):
         super().__init__()
         self.channels, self.size, self.n_skips, self.global_mode, self.fused = channels, tuple(size), n_skips, global_mode, fused
         c = channels
@@ -57,7 +58,7 @@ class SFNEBlock(nn.Module):
         self.hci = HyperChannelInteraction(c, hidden_hci, interaction_layers)
         self.local = nn.ModuleList([LocalBranch(c, k, d, hidden_local, local_layers, per_sample, running_stats) for k in local_sizes])
         self.hi = HyperInteraction(c, self.size, hidden_hi_channel, hidden_hi_spatial, interaction_layers)
-        self.bottleneck = conv1x1((10 + n_skips)*c, factor*c, d, 'kaiming_normal', bias=0.)
+        self.bottleneck = conv1x1((10 + n_skips)*c, factor*c, d, bottleneck_init, bias=0.)   # 'orthogonal' or the release's 'kaiming_normal'
         # the output standardisation keeps the release's name `gibs` (also when it is plain BS, for the ablation)
         self.gibs = GIBS(factor*c, running_stats=running_stats) if block_std == 'gibs' else BatchStd(factor*c, running_stats)
         self.bias = nn.Parameter(torch.zeros(1))
