@@ -5,10 +5,9 @@
 # %% ../nbs/05a_speed.ipynb #a1000001
 from __future__ import annotations
 import math
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 import torch
 import torch.nn as nn
-from torch.utils.checkpoint import checkpoint
 from torch.autograd.function import once_differentiable
 import torch.nn.functional as F
 from torch import Tensor
