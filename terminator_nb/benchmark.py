@@ -15,11 +15,9 @@ __all__ = ['COLUMNS', 'RESULT_COLUMNS', 'measure', 'find_allocator', 'run_row', 
 def _input_shape(config, size, bs, channels=3):
     return (bs, channels, size) if config == 'seq' else (bs, channels, size, size)
 
-def _model(config:str, size:int, plain:bool=False, channels:int=3, **kw):
+def _model(config:str, size:int, impl:str='fast', channels:int=3, **kw):
     from terminator_nb.model import terminator_for
-    model = terminator_for(config, channels, _input_shape(config, size, 1)[2:], **kw)
-    for b in model.blocks: b.fused = not plain                  # plain: the component notebooks' code, no speed layer
-    return model
+    return terminator_for(config, channels, _input_shape(config, size, 1)[2:], impl=impl, **kw)   # impl='eager': the formulas, no speed layer
 
 # %% ../nbs/12_benchmark.ipynb #1075027e
 def _baddbmm_flop(self_shape, a_shape, b_shape, *args, out_shape=None, **kwargs):
@@ -35,22 +33,18 @@ def measure(config:str='cifar', # model: 'cifar' (release), 'small', 'seq'
             reps:int=7, warmup:int=2, # timed and untimed steps
             device:str='cpu', compile:bool=False, channels_last:bool=False,
             autocast:str='none', # 'none', 'bf16' or 'fp16' (CUDA)
-            global_mode:str|None=None, checkpoint:bool=False, # recompute blocks in backward (`TerminatorConfig.checkpoint`)
-            plain:bool=False, # blocks computed by their plain code (`fused=False`), without the speed layer
-            cache_memory:bool=False, # CPU blocks of 1 MiB and more from `speed.caching_allocator`'s pool instead of malloc
+            global_mode:str|None=None, recompute:bool=False, # recompute blocks in backward (`Terminator.set_grad_checkpointing`)
+            impl:str='fast', # how blocks compute: 'fast' (the speed layer) or 'eager' (the component notebooks' code)
             batch_independent:bool=False, # per-sample local kernels and running statistics (`terminator_learner`'s default) instead of the release's mathematics
             seed:int=0)->dict:
     "Measure one configuration in this process and return the figures as a dict."
     import torch, torch.nn.functional as F
     from terminator_nb.slowloss import slow_neural_loss
     from terminator_nb.model import BATCH_INDEPENDENT
-    if cache_memory:
-        from terminator_nb.speed import caching_allocator
-        caching_allocator()
     torch.manual_seed(seed)
     dev = torch.device(device)
-    kw = (dict(global_mode=global_mode) if global_mode else {}) | dict(checkpoint=checkpoint) | (BATCH_INDEPENDENT if batch_independent else {})
-    model = _model(config, size, plain, channels, **kw).to(dev)
+    kw = (dict(global_mode=global_mode) if global_mode else {}) | (BATCH_INDEPENDENT if batch_independent else {})
+    model = _model(config, size, impl, channels, **kw).set_grad_checkpointing(recompute).to(dev)
     x = torch.randn(*_input_shape(config, size, bs, channels), device=dev)
     y = torch.randint(0, 10, (bs,), device=dev)
     if channels_last and x.ndim == 4:
@@ -62,7 +56,7 @@ def measure(config:str='cifar', # model: 'cifar' (release), 'small', 'seq'
     def step():
         if mode == 'train':
             model.train(); model.zero_grad(set_to_none=True)
-            with amp: loss = F.cross_entropy(fwd(x), y, label_smoothing=0.1) + slow_neural_loss(model.slow_kernels)
+            with amp: logits, kernels = fwd(x, return_kernels=True); loss = F.cross_entropy(logits, y, label_smoothing=0.1) + slow_neural_loss(kernels)
             loss.backward()
         else:
             model.eval()
@@ -79,12 +73,12 @@ def measure(config:str='cifar', # model: 'cifar' (release), 'small', 'seq'
     # FLOPs after the memory is read: importing the counter alone adds ~80 MiB of resident memory
     from torch.utils.flop_counter import FlopCounterMode
     with FlopCounterMode(display=False, custom_mapping={torch.ops.aten.baddbmm_: _baddbmm_flop}) as fc, torch.no_grad():
-        _model(config, size, plain, channels, **kw).to('meta')(x.to('meta'))   # one forward on the meta device: shapes only, no memory, no time
+        _model(config, size, impl, channels, **kw).to('meta')(x.to('meta'))   # one forward on the meta device: shapes only, no memory, no time
     flops = fc.get_total_flops() * (3 if mode == 'train' else 1)   # backward ≈ 2 × forward
     return dict(config=config, channels=channels, size=size, bs=bs, mode=mode, device=device,
                 device_name=torch.cuda.get_device_name(dev) if dev.type == 'cuda' else platform.processor() or platform.machine(),
                 threads=torch.get_num_threads(), torch=torch.__version__, compile=compile, channels_last=channels_last,
-                autocast=autocast, global_mode=model.config.global_mode, checkpoint=checkpoint, plain=plain, cache_memory=cache_memory,
+                autocast=autocast, global_mode=model.config.global_mode, recompute=recompute, impl=impl,
                 batch_independent=model.config.batch_independent, reps=reps,
                 median_s=med, min_s=min(times), ms_per_sample=1e3*med/bs, gflop_per_step=flops/1e9,
                 gflops=flops/1e9/med, peak_rss_mib=peak_rss,
@@ -117,7 +111,7 @@ def run_row(threads:int|None=None, allocator:str='system', timeout:float=1800, *
         raise RuntimeError(f"benchmark row {kw} failed: {last}")
     return {**json.loads(r.stdout.strip().splitlines()[-1]), 'allocator': allocator}
 
-COLUMNS = ['config', 'channels', 'size', 'bs', 'mode', 'device', 'threads', 'allocator', 'compile', 'channels_last', 'autocast', 'checkpoint', 'plain', 'cache_memory', 'batch_independent',
+COLUMNS = ['config', 'channels', 'size', 'bs', 'mode', 'device', 'threads', 'allocator', 'compile', 'channels_last', 'autocast', 'recompute', 'impl', 'batch_independent',
            'median_s', 'min_s', 'ms_per_sample', 'peak_rss_mib', 'peak_cuda_mib', 'gflops', 'torch']
 
 def format_rows(rows:list)->str:
@@ -141,10 +135,9 @@ def bench_parser():
     a('--device', default='cpu'); a('--compile', action='store_true'); a('--channels-last', action='store_true')
     a('--autocast', default='none', choices=['none', 'bf16', 'fp16'])
     a('--global-mode', default=None, choices=['matmul', 'conv'])
-    a('--checkpoint', action='store_true', help='recompute every block but the last in the backward pass (less memory, more time)')
-    a('--plain', action='store_true', help='compute the blocks with their plain code, without the speed layer (fused=False)')
+    a('--recompute', action='store_true', help='recompute every block but the last in the backward pass (less memory, more time)')
+    a('--impl', default='fast', choices=['fast', 'eager'], help="how blocks compute: 'fast' (the speed layer) or 'eager' (the formulas of the component notebooks)")
     a('--batch-independent', action='store_true', help="per-sample local kernels and running statistics, the model terminator_learner trains (default: the release's mathematics)")
-    a('--cache-memory', action='store_true', help="serve CPU blocks of 1 MiB and more from terminator_nb's caching allocator (speed.caching_allocator): less resident memory, no page faults")
     a('--allocator', default='system', choices=['system', 'tcmalloc', 'jemalloc'],
       help='malloc of the measured process (tcmalloc keeps freed memory: no page faults on every step)')
     a('--json', default=None, help='also append the rows as JSON lines to this file')
@@ -165,7 +158,7 @@ def main(argv=None):
     for mode in args.mode:
         kw = dict(config=args.config, channels=args.channels, size=args.size, bs=args.bs, mode=mode, reps=args.reps, warmup=args.warmup, device=args.device,
                   compile=args.compile, channels_last=args.channels_last, autocast=args.autocast, global_mode=args.global_mode,
-                  checkpoint=args.checkpoint, plain=args.plain, cache_memory=args.cache_memory, batch_independent=args.batch_independent)
+                  recompute=args.recompute, impl=args.impl, batch_independent=args.batch_independent)
         try: rows.append(run_row(threads=args.threads if args.device == 'cpu' else None, allocator=args.allocator, **kw))
         except (RuntimeError, ValueError) as e: sys.exit(f"terminator_bench: error: {str(e).splitlines()[0]}")
         print(format_rows(rows[-1:]) if len(rows) == 1 else format_rows(rows[-1:]).splitlines()[-1], flush=True)
@@ -185,7 +178,8 @@ def profile_step(config:str='cifar', size:int=32, bs:int=32, row_limit:int=12, b
     model = _model(config, size); x = torch.randn(*_input_shape(config, size, bs)); y = torch.randint(0, 10, (bs,))
     def step():
         model.zero_grad(set_to_none=True)
-        (F.cross_entropy(model(x), y, label_smoothing=0.1) + slow_neural_loss(model.slow_kernels)).backward()
+        logits, kernels = model(x, return_kernels=True)
+        (F.cross_entropy(logits, y, label_smoothing=0.1) + slow_neural_loss(kernels)).backward()
     step(); step()
     with profile(activities=[ProfilerActivity.CPU], record_shapes=by_shape) as prof: step()
     return prof.key_averages(group_by_input_shape=by_shape).table(sort_by='self_cpu_time_total', row_limit=row_limit,

@@ -14,16 +14,15 @@ from fastai.callback.all import *
 from .data import get_dls, dls_meta, KNOWN, REAL, LAYOUTS
 from .learner import terminator_learner, check_model_fits
 from .baselines import BASELINES, baseline_learner
-from .benchmark import RESULT_COLUMNS
+from .benchmark import RESULT_COLUMNS, find_allocator
 from .release import load_release_checkpoint
-from .speed import caching_allocator
 from .model import n_params, terminator_for, VARIANTS, BATCH_INDEPENDENT
 from .scale import PRECISIONS, set_precision, distributed_ctx, CheckpointCallback, resume, load_checkpoint, CheckpointError
 
 # %% auto #0
 __all__ = ['RUN_FILES', 'train_parser', 'UsageError', 'check_args', 'default_out', 'check_out', 'pick_device', 'build_model',
            'make_learner', 'hardware', 'check_results_file', 'append_result', 'plural', 'EpochLines', 'plot_curves',
-           'validate_only', 'train', 'main']
+           'validate_only', 'train', 'preload_allocator', 'main']
 
 # %% ../nbs/11_cli.ipynb #f90881f8
 class _Parser(argparse.ArgumentParser):
@@ -57,7 +56,7 @@ def train_parser()->argparse.ArgumentParser:
                                                      "depends on the rest of its batch (default: per-sample kernels and running statistics, batch-independent)")
     a('--init-from', default=None, metavar='CKPT', help="start from a checkpoint of the public release (a Lightning .ckpt or a saved state_dict): "
                                                         "the architecture comes from it; fine-tune it, or only validate it with --epochs 0")
-    a('--checkpoint', action='store_true', help='recompute every block but the last in the backward pass: less memory, more time')
+    a('--recompute', action='store_true', help='recompute every block but the last in the backward pass: less memory, more time')
     a('--bottleneck-init', default='orthogonal', choices=('orthogonal', 'kaiming_normal'), help="initial bottleneck weights: Kaiming's draw made orthogonal, or the release's Kaiming-normal (`05_sfne`)")
     a('--epochs', type=int, default=20, help='training epochs')
     a('--bs', type=int, default=64, help='batch size')
@@ -73,8 +72,9 @@ def train_parser()->argparse.ArgumentParser:
     a('--results', default=None, metavar='CSV', help="append the run's row (task, model, parameters, seed, epochs, accuracies, seconds, hardware) to this CSV; the file's name without .csv is the row's experiment")
     a('--device', default='auto', help="'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1', ...")
     a('--threads', type=int, default=None, help='CPU threads for torch (default: torch chooses)')
-    a('--cache-memory', action='store_true', help="serve CPU blocks of 1 MiB and more from terminator_nb's caching allocator: "
-                                                  "less resident memory, no page faults (compiled once with the system's C++ compiler)")
+    a('--allocator', default='system', choices=['system', 'tcmalloc', 'jemalloc'],
+      help="malloc of this process: tcmalloc or jemalloc (Debian: libtcmalloc-minimal4, libjemalloc2) keep freed memory for reuse "
+           "instead of faulting it in again; the command runs again with the library in LD_PRELOAD")
     a('--precision', default='fp32', choices=PRECISIONS, help='fp32, or bf16/fp16 autocast (fp16 needs CUDA)')
     a('--out', default=None, help='output folder (default: runs/<dataset>[-seq][-permuted], one per task)')
     a('--resume', action='store_true', help='continue the run in the output folder from its checkpoint')
@@ -95,7 +95,7 @@ def check_args(args):
                          f"({lay.source}); terminator_nb never downloads")
     if args.model != 'terminator':
         given = [o for o, v in [('--init-from', args.init_from), ('--arch', args.arch != 'auto'), ('--global-mode', args.global_mode),
-                                ('--batch-dependent', args.batch_dependent), ('--checkpoint', args.checkpoint),
+                                ('--batch-dependent', args.batch_dependent), ('--recompute', args.recompute),
                                 ('--bottleneck-init', args.bottleneck_init != 'orthogonal')] if v]
         if given: raise UsageError(f"{', '.join(given)} {'configures' if len(given) == 1 else 'configure'} the Terminator, not the {args.model} baseline: drop them or use --model terminator")
     for opt, v, models in [('--hidden', args.hidden, ('gru', 'lstm')), ('--chrono', args.chrono or None, ('gru', 'lstm')), ('--widths', args.widths, ('cnn',)), ('--ks', args.ks, ('cnn',))]:
@@ -113,6 +113,7 @@ def check_args(args):
     if args.init_from:
         if args.resume: raise UsageError("--init-from starts a new run from a release checkpoint and --resume continues a run of ours: use one of them")
         if args.arch != 'auto': raise UsageError("--init-from takes the architecture from the checkpoint: drop --arch")
+        if args.bottleneck_init != 'orthogonal': raise UsageError("--init-from takes the weights from the checkpoint: drop --bottleneck-init")
         if args.epochs == 0 and not args.batch_dependent:
             raise UsageError("--epochs 0 validates the release's model as it is, which uses batch statistics and batch-shared kernels: "
                              "add --batch-dependent (a batch-independent model needs training first)")
@@ -160,14 +161,14 @@ def pick_device(name:str)->torch.device:
 def build_model(args, meta):
     "The `--arch` variant for the data in `meta`, batch-independent unless `--batch-dependent`, with the configuration options of `args`."
     kw = {} if args.batch_dependent else dict(BATCH_INDEPENDENT)
-    kw |= {k: v for k, v in dict(checkpoint=args.checkpoint or None, global_mode=args.global_mode).items() if v is not None}
-    kw['bottleneck_init'] = args.bottleneck_init
-    if not args.init_from: return terminator_for(args.arch, meta['in_channels'], meta['size'], meta['n_classes'], **kw)
-    try:
-        model = load_release_checkpoint(args.init_from, **kw)
-        check_model_fits(model, meta)
-    except (KeyError, ValueError, TypeError) as e: raise UsageError(f"--init-from {args.init_from}: {str(e).strip(chr(34))}") from None
-    return model
+    kw |= {k: v for k, v in dict(global_mode=args.global_mode).items() if v is not None}
+    if not args.init_from: model = terminator_for(args.arch, meta['in_channels'], meta['size'], meta['n_classes'], bottleneck_init=args.bottleneck_init, **kw)
+    else:
+        try:
+            model = load_release_checkpoint(args.init_from, **kw)
+            check_model_fits(model, meta)
+        except (KeyError, ValueError, TypeError) as e: raise UsageError(f"--init-from {args.init_from}: {str(e).strip(chr(34))}") from None
+    return model.set_grad_checkpointing(args.recompute)           # a training choice: recompute blocks in the backward pass
 
 def make_learner(args, dls, out:Path)->Learner:
     "The Terminator's learner (Kar3, slow loss, weight penalty) or, with `--model`, a baseline's (Adam, the same loss), writing to `out`."
@@ -251,9 +252,6 @@ def train(args)->dict:
     device = pick_device(args.device)
     if args.precision == 'fp16' and device.type != 'cuda': raise UsageError("--precision fp16 needs a CUDA GPU: use --precision bf16 on a CPU")
     if args.threads: torch.set_num_threads(args.threads)
-    if args.cache_memory:                                              # for the rest of this process (`05a_speed`)
-        try: caching_allocator()
-        except (RuntimeError, OSError) as e: raise UsageError(f"--cache-memory: {str(e).splitlines()[0]} (or drop --cache-memory)")
     set_seed(args.seed, reproducible=True)
     rank0 = rank_distrib() == 0
     say = print if rank0 else (lambda *a, **k: None)
@@ -311,11 +309,22 @@ def train(args)->dict:
     return summary
 
 # %% ../nbs/11_cli.ipynb #e122a9b8
+def preload_allocator(name:str, # 'system', 'tcmalloc' or 'jemalloc'
+                      cmd:list, # the command to run again, e.g. `[sys.executable, '-m', 'terminator_nb.cli', *argv]`
+                     )->None:
+    "Replace this process by `cmd` with the malloc `name` in `LD_PRELOAD`; nothing for 'system' or when it is preloaded already."
+    lib = find_allocator(name)                                     # not installed: a one-line error that names the Debian package
+    if lib is None or lib in os.environ.get('LD_PRELOAD', '').split(':'): return
+    sys.stdout.flush(); sys.stderr.flush()
+    os.execve(cmd[0], cmd, {**os.environ, 'LD_PRELOAD': ':'.join(filter(None, [lib, os.environ.get('LD_PRELOAD')]))})
+
 def main(argv:list|None=None):
     "Console entry point `terminator_train`."
     warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
     args = train_parser().parse_args(argv)
-    try: train(args)
+    try:
+        preload_allocator(args.allocator, [sys.executable, '-m', 'terminator_nb.cli', *(sys.argv[1:] if argv is None else argv)])
+        train(args)
     except (UsageError, ValueError, FileNotFoundError) as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         sys.exit(f"terminator_train: error: {msg}")

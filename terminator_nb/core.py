@@ -4,12 +4,14 @@
 
 # %% auto #0
 __all__ = ['spatial_dims', 'check_data_dim', 'conv_fn', 'conv1x1', 'shape_str', 'check_input', 'adaptive_avg_pool',
-           'mean_spatial']
+           'mean_spatial', 'keep_buffers', 'recompute']
 
 # %% ../nbs/00_core.ipynb #a8c5eb11
 import math
+from contextlib import contextmanager, nullcontext
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
+from torch.utils.checkpoint import checkpoint
 
 # %% ../nbs/00_core.ipynb #51ea8d08
 def spatial_dims(x:Tensor)->tuple:
@@ -103,3 +105,18 @@ def adaptive_avg_pool(x:Tensor, size:int)->Tensor:
 def mean_spatial(x:Tensor, keepdim:bool=False)->Tensor:
     "Mean of `b c *s` over the spatial dimensions: `b c` (or `b c 1..` with `keepdim`)."
     return x.mean(spatial_dims(x), keepdim=keepdim)
+
+# %% ../nbs/00_core.ipynb #c0de0b02
+@contextmanager
+def keep_buffers(module:nn.Module):
+    "Restore `module`'s persistent buffers (its running statistics) on exit."
+    params = {id(p) for p in module.parameters()}
+    saved = [(b, b.clone()) for b in module.state_dict(keep_vars=True).values() if id(b) not in params]
+    try: yield
+    finally:
+        with torch.no_grad():
+            for b, v in saved: b.copy_(v)
+
+def recompute(module:nn.Module, *args):
+    "`module(*args)`, keeping only `args` for the backward pass, which runs `module` again; its running statistics are updated once."
+    return checkpoint(module, *args, use_reentrant=False, context_fn=lambda: (nullcontext(), keep_buffers(module)))

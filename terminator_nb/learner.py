@@ -39,19 +39,28 @@ def unwrap(model:nn.Module)->nn.Module:
     return getattr(model, 'module', model)
 
 class SlowLossCallback(Callback):
-    "Add `weight · slow_neural_loss(model.slow_kernels)` to the training loss."
+    "Add `weight · slow_neural_loss(kernels)` to the training loss; `kernels`: every block's `W_g` of this batch, kept by forward hooks."
     order = 60
-    def __init__(self, weight:float=1.): self.weight = weight
+    def __init__(self, weight:float=1.): self.weight, self.kernels, self.hooks = weight, [], []
+    def before_fit(self):
+        self.after_fit()                                                    # hooks left by a fit that raised
+        blocks = unwrap(self.learn.model).blocks
+        self.kernels = [None] * len(blocks)
+        self.hooks = [b.register_forward_hook(partial(self._keep, i)) for i, b in enumerate(blocks)]
+    def _keep(self, i, blk, args, out): self.kernels[i] = out[1]           # a block returns (output, W_g): W_g is 1 c_i *s
+    def after_fit(self):
+        for h in self.hooks: h.remove()
+        self.kernels, self.hooks = [], []
     def after_loss(self):
         if not self.training or self.weight == 0: return
-        l = self.weight * slow_neural_loss(unwrap(self.learn.model).slow_kernels)
+        l = self.weight * slow_neural_loss(self.kernels)
         self.learn.loss_grad = self.learn.loss_grad + l
         self.learn.loss = self.learn.loss + l.detach()
 
 class SlowLossMetric(Metric):
-    "The slow neural loss of the model's current global kernels, as a metric column `slow_loss`."
+    "The slow neural loss of the model's current global kernels (those `SlowLossCallback` keeps), as a metric column `slow_loss`."
     def reset(self): self.val = None
-    def accumulate(self, learn): self.val = slow_neural_loss(unwrap(learn.model).slow_kernels).item()
+    def accumulate(self, learn): self.val = slow_neural_loss(learn.slow_loss.kernels).item()
     @property
     def value(self): return self.val
     @property

@@ -4,18 +4,17 @@
 
 # %% ../nbs/06_model.ipynb #f7e4655d
 from __future__ import annotations
-import warnings
+import warnings, weakref
 from dataclasses import dataclass, replace
 import torch
 import torch.nn as nn
 from torch import Tensor
 from .core import *
-from .sfne import SFNEBlock
-from .speed import recompute
+from .sfne import SFNEBlock, LOCAL
 
 # %% auto #0
 __all__ = ['BATCH_INDEPENDENT', 'VARIANTS', 'TerminatorConfig', 'BatchOfOneWarning', 'Terminator', 'terminator_cifar',
-           'terminator_small', 'terminator_seq', 'terminator_for', 'n_params', 'parameter_table']
+           'terminator_small', 'terminator_seq', 'terminator_for', 'n_params']
 
 # %% ../nbs/06_model.ipynb #0cb9f54c
 @dataclass
@@ -28,13 +27,13 @@ class TerminatorConfig:
     global_layers:tuple = (3, 2, 2, 2, 2)     # global slow-net layers per block (release `num_layers_list`)
     dropout:tuple = (0., .05, .05, .05, .05)  # Dropout2d/1d after each block
     skips:tuple = ((), (), (0,), (1,), (2, 1))  # earlier blocks whose outputs each block concatenates
-    local_sizes:tuple = (3, 9, 5, 7)          # kernel sides of the four local branches
+    local_sizes:tuple = (3, 9, 5, 7)          # kernel sides of the local branches (`sfne.LOCAL`: l1..l4)
     global_mode:str = 'matmul'                # 'matmul' (release, square 2D) or 'conv' (FFT; 1D, any 2D)
     per_sample:bool = False                   # per-sample local kernels (extension; release: batch-shared)
     running_stats:bool = False                # tracked BS statistics in eval (extension; release: batch stats)
     block_std:str = 'gibs'                    # each block's output standardisation: 'gibs' (release) or 'bs' (ablation)
     bottleneck_init:str = 'orthogonal'        # initial bottleneck weights: Kaiming's draw made 'orthogonal' (ours) or 'kaiming_normal' (release)
-    checkpoint:bool = False                   # recompute every block but the last in the backward pass: less memory, more time
+    impl:str = 'fast'                         # how blocks compute: 'eager' (the formulas, `05_sfne`) or 'fast' (the same function, `05a_speed`)
     hidden_global:int = 64                    # global slow-net width (release `kernel_g.no_hidden`)
     hidden_local:int = 32                     # local slow-net width (`kernel_l`)
     hidden_hci:int = 32                       # hyper-channel interaction slow-net width (`kernel_gc`)
@@ -49,7 +48,7 @@ class TerminatorConfig:
         n = len(self.factors)
         for k in ('global_layers', 'dropout', 'skips'):
             if len(getattr(self, k)) != n: raise ValueError(f"{k} has {len(getattr(self, k))} entries but factors has {n}: give one per block")
-        if len(self.local_sizes) != 4: raise ValueError(f"local_sizes needs the 4 kernel sides of the local branches, got {self.local_sizes}")
+        if len(self.local_sizes) != len(LOCAL): raise ValueError(f"local_sizes needs {len(LOCAL)} kernel sides, one per local branch {LOCAL}, got {self.local_sizes}")
         for i, s in enumerate(self.skips):   # widths are cumulative products, so an earlier output always tiles
             for j in s:
                 if not 0 <= j < i: raise ValueError(f"block {i} can only concatenate outputs of earlier blocks 0..{i-1}, got {j}")
@@ -57,8 +56,6 @@ class TerminatorConfig:
             raise ValueError(f"global_mode='matmul' needs a square 2D input, got size {self.size}: use global_mode='conv'")
         if self.global_mode not in ('matmul', 'conv'): raise ValueError(f"unknown global_mode {self.global_mode!r}: use 'matmul' or 'conv'")
         if self.block_std not in ('gibs', 'bs'): raise ValueError(f"unknown block_std {self.block_std!r}: use 'gibs' (release) or 'bs'")
-        if self.bottleneck_init not in ('orthogonal', 'kaiming_normal'):
-            raise ValueError(f"unknown bottleneck_init {self.bottleneck_init!r}: use 'orthogonal' or 'kaiming_normal' (release)")
 
     @property
     def data_dim(self): return len(self.size)
@@ -77,6 +74,7 @@ BATCH_INDEPENDENT = dict(per_sample=True, running_stats=True)   # the fields tha
 
 # %% ../nbs/06_model.ipynb #9c01b05c
 class BatchOfOneWarning(UserWarning): "A batch-dependent model was asked to predict a batch of one."
+_WARNED = weakref.WeakSet()   # the models that warned already (a reloaded copy warns again)
 
 class Terminator(nn.Module):
     "The Terminator: SFNE blocks at full resolution, global average pooling, linear head."
@@ -88,43 +86,42 @@ class Terminator(nn.Module):
         self.blocks = nn.ModuleList([
             SFNEBlock(w[i], cfg.size, cfg.factors[i], cfg.global_layers[i], cfg.dropout[i], len(cfg.skips[i]),
                       cfg.local_sizes, cfg.global_mode, cfg.per_sample, cfg.running_stats, cfg.block_std,
-                      cfg.hidden_global, cfg.hidden_local, cfg.hidden_hci, cfg.hidden_hi_channel, cfg.hidden_hi_spatial,
-                      bottleneck_init=cfg.bottleneck_init)
+                      cfg.hidden_global, cfg.hidden_local, cfg.hidden_hci, cfg.hidden_hi_channel, cfg.hidden_hi_spatial, impl=cfg.impl, bottleneck_init=cfg.bottleneck_init)
             for i in range(len(cfg.factors))])
         self.head = nn.Linear(w[-1], cfg.n_classes)
         nn.init.kaiming_normal_(self.head.weight); nn.init.zeros_(self.head.bias)
-        self.slow_kernels = []
-        self._warned_alone = False
+        self.grad_checkpointing = False
 
-    def forward(self, x:Tensor # `b c *s`: `b c h w` images or `b c l` sequences
-               )->Tensor:
-        "Logits `b n_classes`; the blocks' global hyper-kernels are kept in `self.slow_kernels`."
+    def forward(self, x:Tensor, # `b c *s`: `b c h w` images or `b c l` sequences
+                return_kernels:bool=False, # also return the blocks' global hyper-kernels `W_g` (`1 c_i *s` each)
+               )->Tensor|tuple:
+        "Logits `b n_classes` (and, with `return_kernels`, the kernels the slow neural loss reads)."
         cfg = self.config
         check_input(x, cfg.data_dim, cfg.in_channels, cfg.size, dtype=self.head.weight.dtype)
         x = x.as_subclass(Tensor)                                        # fastai's TensorImage & co. as a plain tensor
         if x.shape[0] == 1 and not self.training and not cfg.batch_independent: self._warn_alone()
         outs, kernels = [], []
-        recompute_blocks = getattr(cfg, 'checkpoint', False) and torch.is_grad_enabled()   # memory for time (`05a_speed`)
+        recompute_blocks = getattr(self, 'grad_checkpointing', False) and torch.is_grad_enabled()   # memory for time
         for i, (blk, skips) in enumerate(zip(self.blocks, cfg.skips)):
             p = [outs[j] for j in skips]                                 # the earlier outputs this block concatenates
             again = recompute_blocks and i < len(self.blocks) - 1        # never the last: its backward follows at once
             x, w = recompute(blk, x, p) if again else blk(x, p)          # b c_{i+1} *s, 1 c_i *s
             outs.append(x); kernels.append(w)
-        self.slow_kernels = kernels
-        return self.head(mean_spatial(x))                              # b n_classes
+        logits = self.head(mean_spatial(x))                            # b n_classes
+        return (logits, kernels) if return_kernels else logits
+
+    def set_grad_checkpointing(self, enable:bool=True)->Terminator:
+        "Recompute every block but the last in the backward pass, keeping only its inputs: less memory, more time."
+        self.grad_checkpointing = enable; return self
 
     def _warn_alone(self):
         "Warn, once per model, that a batch-dependent model predicts a batch of one without the context it was trained with."
-        if getattr(self, '_warned_alone', False): return
-        self._warned_alone = True
+        if self in _WARNED: return
+        _WARNED.add(self)
         warnings.warn("this Terminator's predictions depend on the rest of the batch (the release's batch-shared local kernels and "
                       "batch statistics), so an item predicted alone can differ from the same item in a batch: predict whole batches, "
                       "or train a batch-independent model (per_sample=True, running_stats=True, the default of terminator_learner)",
                       BatchOfOneWarning, stacklevel=3)
-
-    def __getstate__(self):
-        # the kernels of the last forward are part of an autograd graph: never pickle them
-        return {**self.__dict__, 'slow_kernels': [], '_warned_alone': False}
 
 # %% ../nbs/06_model.ipynb #d23394b4
 def terminator_cifar(n_classes:int=10, **kw)->Terminator:
@@ -164,18 +161,3 @@ def terminator_for(arch:str, # one of `VARIANTS`
 def n_params(m:nn.Module)->int:
     "Number of parameters of `m`."
     return sum(p.numel() for p in m.parameters())
-
-# %% ../nbs/06_model.ipynb #c6fa9188
-def parameter_table(model:Terminator):
-    "Parameters per block and component, as a pandas DataFrame (rows: components, columns: blocks)."
-    import pandas as pd
-    rows = {}
-    for i, blk in enumerate(model.blocks):
-        for name, mod in blk.named_children():
-            rows.setdefault(name, {})[f'block {i}'] = n_params(mod)
-        rows.setdefault('bias', {})[f'block {i}'] = blk.bias.numel()
-    rows['head'] = {f'block {len(model.blocks)-1}': n_params(model.head)}
-    df = pd.DataFrame(rows).T.fillna(0).astype(int)
-    df['total'] = df.sum(axis=1)
-    df.loc['total'] = df.sum(axis=0)
-    return df

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 from .model import Terminator, TerminatorConfig
+from .sfne import BRANCHES, LOCAL
 
 # %% auto #0
 __all__ = ['RELEASE_ORDER', 'OUR_ORDER', 'release_name_to_ours', 'bottleneck_columns', 'release_skips', 'release_config',
@@ -17,9 +18,9 @@ __all__ = ['RELEASE_ORDER', 'OUR_ORDER', 'release_name_to_ours', 'bottleneck_col
 # %% ../nbs/07a_release.ipynb #cd201458
 _MODULES = [  # release module (inside `fast_multi_branch.`) → ours (inside `blocks.<i>.`)
     (r'slow_net_g\.', 'slow.'),                                                     # global slow net
-    (r'slow_net_l(\d)\.', lambda m: f'local.{int(m[1])-1}.slow.'),                  # local slow nets (k = 3, 9, 5, 7)
-    (r'local_interact_conv_(\d)\.channel_mixer\.', lambda m: f'local.{int(m[1])-1}.mix.'),
-    (r'bias(\d)$', lambda m: f'local.{int(m[1])-1}.bias'),                          # the local branches' scalars
+    (r'slow_net_(l\d)\.', lambda m: f'local.{LOCAL.index(m[1])}.slow.'),                # local slow nets (k = 3, 9, 5, 7)
+    (r'local_interact_conv_(\d)\.channel_mixer\.', lambda m: f'local.{LOCAL.index("l" + m[1])}.mix.'),
+    (r'bias(\d)$', lambda m: f'local.{LOCAL.index("l" + m[1])}.bias'),                # the local branches' scalars
     (r'channel_mixer_mlp\.', 'mixer.'),                                             # mixer M
     (r'Fast_Kernel_rgu_2\.', 'rgu_slow.'),                                          # RGU of ŵ
     (r'Fast_Kernel_rgu\.', 'rgu_fast.'),                                            # RGU of x
@@ -53,24 +54,24 @@ def release_name_to_ours(name:str # a key of the release's state_dict, with or w
 RELEASE_ORDER = {0: ['o', 'l2', 'f', 'om', 'l1', 'glu', 'l3', 'oe', 'l4', 'hi'],               # by number of skips
                  1: ['o', 'l2', 'p0', 'f', 'om', 'l1', 'glu', 'l3', 'oe', 'l4', 'hi'],
                  2: ['o', 'l2', 'p0', 'f', 'om', 'l1', 'glu', 'l3', 'oe', 'l4', 'p1', 'hi']}
-OUR_ORDER = ['o', 'om', 'oe', 'glu', 'l1', 'l2', 'l3', 'l4', 'f', 'hi', 'p0', 'p1']             # SFNEBlock's order
+OUR_ORDER = [b.name for b in BRANCHES] + ['p0', 'p1']    # SFNEBlock's order: the branch table's rows (release names), then the skips
 
 def bottleneck_columns(n_skips:int, # earlier outputs the block concatenates (0, 1 or 2)
                        c:int, # the block's width: every part is `c` columns wide
-                      )->Tensor: # `(10 + n_skips)·c` column indices
+                      )->Tensor: # `(len(BRANCHES) + n_skips)·c` column indices
     "`cols` such that our bottleneck weight is the release's `weight[:, cols]`."
     rel = RELEASE_ORDER[n_skips]
-    return torch.cat([torch.arange(rel.index(p) * c, (rel.index(p) + 1) * c) for p in OUR_ORDER[:10 + n_skips]])
+    return torch.cat([torch.arange(rel.index(p) * c, (rel.index(p) + 1) * c) for p in OUR_ORDER[:len(BRANCHES) + n_skips]])
 
 # %% ../nbs/07a_release.ipynb #c6135de3
-_KEEP_SHAPES = ('per_sample', 'running_stats', 'global_mode', 'dropout', 'checkpoint')   # overrides that change no tensor
+_KEEP_SHAPES = ('per_sample', 'running_stats', 'global_mode', 'dropout', 'impl')   # overrides that change no tensor
 
 def release_skips(n_prev:list)->tuple:
     "The release's skip table: block `i` concatenates the outputs of blocks `i-2`, `i-3`, ... (`n_prev[i]` of them)."
     return tuple(tuple(i - 2 - j for j in range(n)) for i, n in enumerate(n_prev))
 
 def release_config(sd:dict, # a release state_dict (`network.` keys)
-                   **overrides, # any of `per_sample`, `running_stats`, `global_mode`, `dropout`, `checkpoint`
+                   **overrides, # any of `per_sample`, `running_stats`, `global_mode`, `dropout`, `impl`
                   )->TerminatorConfig:
     "The `TerminatorConfig` of the release network whose state_dict is `sd`, read from its shapes."
     bad = set(overrides) - set(_KEEP_SHAPES)
@@ -81,7 +82,7 @@ def release_config(sd:dict, # a release state_dict (`network.` keys)
     t = lambda i, k: sd[f'network.blocks.{i}.fast_multi_branch.{k}']
     c = [t(i, 'channel_mixer_mlp.weight').shape[1] for i in range(n)]                 # block widths
     c_out = [t(i, 'bottleneck_layer.weight').shape[0] for i in range(n)]
-    n_prev = [t(i, 'bottleneck_layer.weight').shape[1] // c[i] - 10 for i in range(n)]
+    n_prev = [t(i, 'bottleneck_layer.weight').shape[1] // c[i] - len(BRANCHES) for i in range(n)]
     for i in range(n):
         if c_out[i] % c[i] or (i + 1 < n and c_out[i] != c[i + 1]):
             raise ValueError(f"block {i} maps {c[i]} to {c_out[i]} channels: terminator_nb needs whole bottleneck factors and blocks that chain")
@@ -101,7 +102,7 @@ def release_config(sd:dict, # a release state_dict (`network.` keys)
         global_layers=tuple(depth(i, 'slow_net_g') for i in range(n)),
         dropout=(0.,) + (.05,) * (n - 1),
         skips=release_skips(n_prev),
-        local_sizes=tuple(t(0, f'slow_net_l{j}.Kernel.bias_pk').shape[-1] for j in range(1, 5)),
+        local_sizes=tuple(t(0, f'slow_net_{n}.Kernel.bias_pk').shape[-1] for n in LOCAL),
         global_mode='matmul', per_sample=False, running_stats=False,     # the release's mathematics
         hidden_global=width('hidden_global', 'slow_net_g'), hidden_local=width('hidden_local', 'slow_net_l1'),
         hidden_hci=width('hidden_hci', 'channel_mixer_hci.slow_net_gc'),
@@ -155,9 +156,9 @@ def load_release_checkpoint(src, # path to a release checkpoint (Lightning `.ckp
     return model
 
 # %% ../nbs/07a_release.ipynb #6204aa21
-_BACK = [(r'slow\.', 'slow_net_g.'), (r'local\.(\d)\.slow\.', lambda m: f'slow_net_l{int(m[1])+1}.'),
-         (r'local\.(\d)\.mix\.', lambda m: f'local_interact_conv_{int(m[1])+1}.channel_mixer.'),
-         (r'local\.(\d)\.bias$', lambda m: f'bias{int(m[1])+1}'), (r'mixer\.', 'channel_mixer_mlp.'),
+_BACK = [(r'slow\.', 'slow_net_g.'), (r'local\.(\d)\.slow\.', lambda m: f'slow_net_{LOCAL[int(m[1])]}.'),
+         (r'local\.(\d)\.mix\.', lambda m: f'local_interact_conv_{LOCAL[int(m[1])][1:]}.channel_mixer.'),
+         (r'local\.(\d)\.bias$', lambda m: f'bias{LOCAL[int(m[1])][1:]}'), (r'mixer\.', 'channel_mixer_mlp.'),
          (r'rgu_slow\.', 'Fast_Kernel_rgu_2.'), (r'rgu_fast\.', 'Fast_Kernel_rgu.'), (r'hci\.slow\.', 'channel_mixer_hci.slow_net_gc.'),
          (r'hi\.channel\.slow\.', 'hyper_interact.slow_net_gc_hi.'), (r'hi\.spatial\.', 'hyper_interact.slow_net_gs_hi.'),
          (r'bottleneck\.', 'bottleneck_layer.')]
@@ -203,6 +204,6 @@ def release_state_dict(model:Terminator)->dict:
         key = f'network.blocks.{i}.fast_multi_branch.bottleneck_layer.weight'
         out[key] = out[key][:, torch.argsort(bottleneck_columns(blk.n_skips, blk.channels))]
         sides = {'slow_net_g': cfg.size[0], 'channel_mixer_hci.slow_net_gc': blk.channels, 'hyper_interact.slow_net_gc_hi': blk.channels,
-                 'hyper_interact.slow_net_gs_hi': cfg.size[0], **{f'slow_net_l{j+1}': k for j, k in enumerate(cfg.local_sizes)}}
+                 'hyper_interact.slow_net_gs_hi': cfg.size[0], **{f'slow_net_{n}': k for n, k in zip(LOCAL, cfg.local_sizes)}}
         for m, n in sides.items(): out[f'network.blocks.{i}.fast_multi_branch.{m}.train_length'] = torch.tensor([n], dtype=torch.int32)
     return out

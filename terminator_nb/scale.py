@@ -135,7 +135,7 @@ class CheckpointCallback(Callback):
                                  config=_config(self.learn.model), opt=self.learn.opt.state_dict(), rng=_rng_state(self.learn),
                                  values=[list(map(float, v[:3])) for v in self.learn.recorder.values]), self.path)
 
-_SAME_WEIGHTS = ('checkpoint',)   # configuration fields that do not change what the weights mean
+_SAME_WEIGHTS = ('impl',)   # configuration fields that do not change what the weights mean (how blocks compute)
 
 def check_checkpoint_fits(model:nn.Module, ck:dict, fname='the checkpoint'):
     "Raise a one-line `CheckpointError` unless the checkpoint `ck` was written by a model configured like `model`, with tensors of the same names and shapes."

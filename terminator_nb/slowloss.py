@@ -11,10 +11,10 @@ from torch import Tensor
 __all__ = ['slow_neural_loss']
 
 # %% ../nbs/07_slow_loss.ipynb #5b577595
-def slow_neural_loss(kernels:list # the blocks' global hyper-kernels, `1 c_i *s` each (`model.slow_kernels`)
+def slow_neural_loss(kernels:list # the blocks' global hyper-kernels, `1 c_i *s` each (`model(x, return_kernels=True)[1]`)
                     )->Tensor:
     "Slow neural loss: `Σ_{j<i} mean_s (Σ_c W_j − Σ_c W_i)²`, computed as `n·Σ_i mean_s (S_i − S̄)²`."
-    if len(kernels) == 0: raise ValueError("slow_neural_loss needs the global kernels of at least one block (model.slow_kernels is empty: run a forward first)")
+    if len(kernels) == 0: raise ValueError("slow_neural_loss needs the global kernels of at least one block (got none: pass model(x, return_kernels=True)[1])")
     shapes = {tuple(k.shape[2:]) for k in kernels}
     if len(shapes) > 1: raise ValueError(f"all global kernels must share one spatial size, got {sorted(shapes)}")
     S = torch.stack([k.sum(1).flatten() for k in kernels])      # n N: channel sums

@@ -11,7 +11,7 @@ each row naming the device:
   env.csv          device name, driver (nvidia-smi where torch cannot tell), torch, CUDA, cuDNN, Python
   correctness.csv  float32 on the device against float64 on the CPU, same weights and input (TF32 off, dropout 0):
                    max |logit error|, relative error of all gradients of cross entropy (ε = 0.1) + slow neural loss,
-                   for the eager path (`fused=False`) and the fast path (`fused=True`, the speed layer), for the release's
+                   for the eager path (`impl='eager'`) and the fast path (`impl='fast'`, the speed layer), for the release's
                    mathematics (default kwargs) and the batch-independent model (`BATCH_INDEPENDENT`); the reference is
                    the eager path in float64 (this stage replaces the former tools/device_check.py)
   speed.csv        median seconds of a training step (forward + losses + backward) and of an eval forward, by
@@ -52,7 +52,7 @@ COLS = dict(stages=['device', 'stage', 'status', 'seconds', 'message'], env=['de
             speed=['device', 'torch', 'date', 'model', 'batch', 'path', 'mode', 'median_s', 'min_s', 'peak_mib', 'peak_kind', 'reps', 'note'],
             smnist=['device', 'torch', 'date', 'epoch', 'epochs', 'bs', 'train_loss', 'valid_loss', 'valid_accuracy', 'epoch_s',
                     'epochs_per_minute'])
-PATHS = {'fast': {}, 'eager': dict(plain=True), 'bf16': dict(autocast='bf16'), 'compile': dict(plain=True, compile=True)}
+PATHS = {'fast': {}, 'eager': dict(impl='eager'), 'bf16': dict(autocast='bf16'), 'compile': dict(impl='eager', compile=True)}
 
 class Fail(Exception): "A stage's failure, with a message that says why in one line."
 
@@ -147,8 +147,8 @@ def stage_correctness(a):
     bs, bad = 4 if a.quick else 8, []
 
     def run(model, x, y):
-        model.zero_grad(); out = model(x)
-        (F.cross_entropy(out, y, label_smoothing=0.1) + slow_neural_loss(model.slow_kernels)).backward()
+        model.zero_grad(); out, kernels = model(x, return_kernels=True)
+        (F.cross_entropy(out, y, label_smoothing=0.1) + slow_neural_loss(kernels)).backward()
         return out.detach().cpu().double(), {n: p.grad.detach().cpu().double() for n, p in model.named_parameters()}
 
     def no_dropout(model):
@@ -159,11 +159,11 @@ def stage_correctness(a):
     for config, size, ch in models:
         for variant, kw in [('release', {}), ('batch-independent', BATCH_INDEPENDENT)]:
             torch.manual_seed(0)
-            ref = no_dropout(_model(config, size, plain=True, channels=ch, **kw).double())           # the eager path in float64 on the CPU
+            ref = no_dropout(_model(config, size, impl='eager', channels=ch, **kw).double())           # the eager path in float64 on the CPU
             x = torch.randn(*_input_shape(config, size, bs, ch), dtype=torch.float64); y = torch.randint(0, 10, (bs,))
             o_ref, g_ref = run(ref, x, y)
-            for path, plain in [('eager', True), ('fast', False)]:
-                m = no_dropout(_model(config, size, plain=plain, channels=ch, **kw)).to(dev); m.load_state_dict(ref.state_dict())
+            for path in ('eager', 'fast'):
+                m = no_dropout(_model(config, size, impl=path, channels=ch, **kw)).to(dev); m.load_state_dict(ref.state_dict())
                 o, g = run(m, x.float().to(dev), y.to(dev))
                 d_out = (o - o_ref).abs().max().item()
                 errs = {n: ((g[n] - g_ref[n]).norm() / g_ref[n].norm()).item() for n in g_ref if g_ref[n].norm() > 1e-6}
