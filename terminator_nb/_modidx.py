@@ -269,6 +269,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                         'terminator_nb/model.py'),
                                      'terminator_nb.model.TerminatorConfig.widths': ( 'model.html#terminatorconfig.widths',
                                                                                       'terminator_nb/model.py'),
+                                     'terminator_nb.model._caller_level': ('model.html#_caller_level', 'terminator_nb/model.py'),
                                      'terminator_nb.model.n_params': ('model.html#n_params', 'terminator_nb/model.py'),
                                      'terminator_nb.model.terminator_cifar': ('model.html#terminator_cifar', 'terminator_nb/model.py'),
                                      'terminator_nb.model.terminator_for': ('model.html#terminator_for', 'terminator_nb/model.py'),
