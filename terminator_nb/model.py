@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_model.ipynb #f7e4655d
 from __future__ import annotations
-import os, sys, warnings, weakref
+import warnings, weakref
 from dataclasses import dataclass, replace
 import torch
 import torch.nn as nn
@@ -121,15 +121,7 @@ class Terminator(nn.Module):
         warnings.warn("this Terminator's predictions depend on the rest of the batch (the release's batch-shared local kernels and "
                       "batch statistics), so an item predicted alone can differ from the same item in a batch: predict whole batches, "
                       "or train a batch-independent model (per_sample=True, running_stats=True, the default of terminator_learner)",
-                      BatchOfOneWarning, stacklevel=_caller_level())
-
-def _caller_level()->int:
-    "The `stacklevel` of the first frame outside torch and this module: the line that called the model."
-    f, level = sys._getframe(1), 1
-    here, torch_dir = f.f_code.co_filename, os.path.dirname(torch.__file__)
-    while f is not None and (f.f_code.co_filename == here or f.f_code.co_filename.startswith(torch_dir)):
-        f, level = f.f_back, level + 1
-    return level
+                      BatchOfOneWarning, stacklevel=caller_stacklevel())
 
 # %% ../nbs/06_model.ipynb #d23394b4
 def terminator_cifar(n_classes:int=10, **kw)->Terminator:
