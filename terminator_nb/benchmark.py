@@ -8,8 +8,7 @@ import argparse, json, os, platform, resource, statistics, subprocess, sys, time
 from contextlib import nullcontext
 
 # %% auto #0
-__all__ = ['COLUMNS', 'RESULT_COLUMNS', 'measure', 'find_allocator', 'run_row', 'format_rows', 'bench_parser', 'main',
-           'profile_step', 'read_results', 'results_table', 'markdown_table']
+__all__ = ['COLUMNS', 'measure', 'find_allocator', 'run_row', 'format_rows', 'bench_parser', 'main', 'profile_step']
 
 # %% ../nbs/12_benchmark.ipynb #48dc04bb
 def _input_shape(config, size, bs, channels=3):
@@ -184,49 +183,3 @@ def profile_step(config:str='cifar', size:int=32, bs:int=32, row_limit:int=12, b
     with profile(activities=[ProfilerActivity.CPU], record_shapes=by_shape) as prof: step()
     return prof.key_averages(group_by_input_shape=by_shape).table(sort_by='self_cpu_time_total', row_limit=row_limit,
                                                                    max_name_column_width=32, max_shapes_column_width=80)
-
-# %% ../nbs/12_benchmark.ipynb #57116304
-RESULT_COLUMNS = ['experiment', 'task', 'model', 'params', 'seed', 'epochs', 'bs', 'lr', 'valid_accuracy', 'test_accuracy', 'seconds', 'hardware']
-
-def read_results(*paths)->'pd.DataFrame':
-    "The rows of every results file in `paths` (CSV files, or folders of them), checked against `RESULT_COLUMNS`."
-    import pandas as pd
-    from pathlib import Path
-    missing = [str(p) for p in paths if not Path(p).exists()]
-    if missing: raise FileNotFoundError(f"no such results file or folder: {', '.join(missing)}")
-    files = [f for p in map(Path, paths) for f in (sorted(p.glob('*.csv')) if p.is_dir() else [p])]
-    if not files: raise FileNotFoundError(f"no results files (*.csv) in {', '.join(map(str, paths))}: run an experiment notebook first")
-    frames = []
-    for f in files:
-        df = pd.read_csv(f)
-        missing = [c for c in RESULT_COLUMNS if c not in df.columns]
-        if missing: raise ValueError(f"{f} lacks the columns {missing}: a results file has the columns {', '.join(RESULT_COLUMNS)}")
-        acc = df[['valid_accuracy', 'test_accuracy']]
-        if ((acc < 0) | (acc > 1)).any().any(): raise ValueError(f"{f}: accuracies must be fractions in [0, 1], not percentages")
-        frames.append(df.assign(file=f.name))
-    return pd.concat(frames, ignore_index=True)
-
-def _values(s, fmt='{}'):
-    "The distinct values of `s`, in order of appearance, as one string."
-    return ', '.join(fmt.format(v) for v in s.dropna().unique())
-
-def results_table(df:'pd.DataFrame')->'pd.DataFrame':
-    "One row per experiment, task and model of results rows `df`: accuracy mean ± std over the runs, runs, parameters, epochs, median seconds, hardware."
-    import pandas as pd
-    if 'stage' in df: df = df[df['stage'].isna() | (df['stage'] == 'final')]   # a file's optional `stage` column: sweep runs choose, final runs count
-    rows = []
-    for (e, t, m), g in df.groupby(['experiment', 'task', 'model'], sort=False):
-        split = 'test' if g['test_accuracy'].notna().all() else 'valid'
-        acc = 100 * g[f'{split}_accuracy']
-        n, seeds = len(g), g['seed'].nunique()
-        rows.append({'experiment': e, 'task': t, 'model': m,
-                     'accuracy (%)': f'{acc.mean():.1f} ± {acc.std():.1f}' if n > 1 else f'{acc.mean():.1f}', 'split': split,
-                     'runs': str(n) if seeds == n else f'{n} ({seeds} seed{"s" * (seeds > 1)})', 'parameters': _values(g['params'], '{:,}'),
-                     'epochs': _values(g['epochs']), 'median s / run': f"{g['seconds'].median():.0f}", 'hardware': _values(g['hardware'])})
-    return pd.DataFrame(rows)
-
-def markdown_table(df:'pd.DataFrame')->str:
-    "`df` as a Markdown table (no index)."
-    cell = lambda v: str(v).replace('|', '\\|')
-    lines = ['| ' + ' | '.join(map(cell, df.columns)) + ' |', '|' + '---|' * len(df.columns)]
-    return '\n'.join(lines + ['| ' + ' | '.join(map(cell, r)) + ' |' for r in df.itertuples(index=False)])

@@ -12,17 +12,17 @@ import torch
 from fastai.basics import *
 from fastai.callback.all import *
 from .data import get_dls, dls_meta, KNOWN, REAL, LAYOUTS
-from .learner import terminator_learner, check_model_fits
+from .learner import terminator_learner, check_model_fits, EpochLines
 from .baselines import BASELINES, baseline_learner
-from .benchmark import RESULT_COLUMNS, find_allocator
+from .benchmark import find_allocator
+from .results import check_results_file, append_result
 from .release import load_release_checkpoint
 from .model import n_params, terminator_for, VARIANTS, BATCH_INDEPENDENT
 from .scale import PRECISIONS, set_precision, distributed_ctx, CheckpointCallback, resume, load_checkpoint, CheckpointError
 
 # %% auto #0
 __all__ = ['RUN_FILES', 'train_parser', 'UsageError', 'check_args', 'default_out', 'check_out', 'pick_device', 'build_model',
-           'make_learner', 'hardware', 'check_results_file', 'append_result', 'plural', 'EpochLines', 'plot_curves',
-           'validate_only', 'train', 'preload_allocator', 'main']
+           'make_learner', 'hardware', 'plural', 'plot_curves', 'validate_only', 'train', 'preload_allocator', 'main']
 
 # %% ../nbs/11_cli.ipynb #f90881f8
 class _Parser(argparse.ArgumentParser):
@@ -185,41 +185,7 @@ def hardware(device:torch.device)->str:
     if device.type == 'cuda': return torch.cuda.get_device_name(device)
     return f"CPU ({platform.machine()}), {torch.get_num_threads()} thread{'s' if torch.get_num_threads() > 1 else ''}"
 
-def check_results_file(fn)->bool:
-    "True if the results CSV `fn` is new or empty; a `UsageError` if it holds other columns than `RESULT_COLUMNS`."
-    fn = Path(fn)
-    if not fn.exists() or not fn.stat().st_size: return True
-    with open(fn, newline='') as f: head = next(csv.reader(f), [])
-    if list(head) != list(RESULT_COLUMNS): raise UsageError(f"--results {fn}: its columns are not {', '.join(RESULT_COLUMNS)}: give another file")
-    return False
-
-def append_result(fn, row:dict):
-    "Append `row` to the results CSV `fn` (header written when the file is new), locked against runs finishing at once; refuse a file with other columns."
-    fn = Path(fn)
-    fn.parent.mkdir(parents=True, exist_ok=True)
-    with open(fn, 'a', newline='') as f:
-        try: import fcntl; fcntl.flock(f, fcntl.LOCK_EX)      # released when the file is closed
-        except ImportError: pass                                # no fcntl (Windows): one run at a time per file
-        w = csv.DictWriter(f, RESULT_COLUMNS)
-        if check_results_file(fn): w.writeheader()
-        w.writerow({k: row.get(k, '') for k in RESULT_COLUMNS})
-
 def plural(n:int, word:str)->str: return f"{n} {word}{'' if n == 1 else 's'}"
-
-class EpochLines(Callback):
-    "Instead of a progress bar: a header, then one aligned line per epoch (`--no-bar`, or output that is not a terminal)."
-    order = 55                                                  # before CSVLogger (60), which chains its logger to ours
-    def __init__(self, write=print): self.write = write
-    def before_fit(self):
-        self.names = list(self.recorder.metric_names)          # epoch, train_loss, valid_loss, metrics..., time
-        self.widths = [max(len(n), 8) for n in self.names]
-        self.write('  '.join(n.rjust(w) for n, w in zip(self.names, self.widths)))
-        self.old_logger, self.learn.logger = self.learn.logger, self._line
-    def _line(self, log):
-        if len(log) < len(self.names): return                  # an epoch skipped when resuming
-        cells = [f'{log[0] + 1}/{self.n_epoch}'] + ['-' if v is None else f'{v:.4f}' if isinstance(v, float) else str(v) for v in log[1:]]
-        self.write('  '.join(c.rjust(w) for c, w in zip(cells, self.widths)))
-    def after_fit(self): self.learn.logger = self.old_logger
 
 def plot_curves(learn, fn, title:str=''):
     "Save training/validation loss and validation accuracy per epoch to `fn`, under `title`."
@@ -248,7 +214,9 @@ def validate_only(learn, out:Path, say, bar:bool)->dict:
 def train(args)->dict:
     "Train as `args` say; write `learner.pkl`, `metrics.csv`, `curves.png`, `checkpoint.pth` to the output folder; return a summary."
     check_args(args)
-    if args.results: check_results_file(args.results)   # before the training, not after it
+    if args.results:                                    # checked before the training, not after it
+        try: check_results_file(args.results)
+        except ValueError as e: raise UsageError(f"--results {e}") from None
     device = pick_device(args.device)
     if args.precision == 'fp16' and device.type != 'cuda': raise UsageError("--precision fp16 needs a CUDA GPU: use --precision bf16 on a CPU")
     if args.threads: torch.set_num_threads(args.threads)

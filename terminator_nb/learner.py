@@ -20,7 +20,7 @@ from .data import dls_meta
 # %% auto #0
 __all__ = ['slow_parameters', 'terminator_splitter', 'unwrap', 'SlowLossCallback', 'SlowLossMetric', 'weight_penalty',
            'WeightPenaltyCallback', 'NonFiniteLossError', 'FiniteLossCallback', 'model_for', 'check_model_fits',
-           'plain_state', 'PlainStateOptimizer', 'plain_state_opt', 'terminator_learner']
+           'plain_state', 'PlainStateOptimizer', 'plain_state_opt', 'terminator_learner', 'EpochLines']
 
 # %% ../nbs/10_learner.ipynb #cb6049a8
 def slow_parameters(model:nn.Module)->list:
@@ -165,3 +165,19 @@ def terminator_learner(dls:DataLoaders, # fastai DataLoaders of `(x, y)` batches
           dict(opt_func=partial(plain_state_opt, opt_func))
     return Learner(dls, model, loss_func=LabelSmoothingCrossEntropyFlat(eps=label_smoothing), lr=lr,
                    splitter=terminator_splitter, metrics=metrics, cbs=cbs, **opt, **kwargs)
+
+# %% ../nbs/10_learner.ipynb #15e3f842
+class EpochLines(Callback):
+    "Instead of a progress bar: a header, then one aligned line per epoch (`--no-bar`, or output that is not a terminal)."
+    order = 55                                                  # before CSVLogger (60), which chains its logger to ours
+    def __init__(self, write=print): self.write = write
+    def before_fit(self):
+        self.names = list(self.recorder.metric_names)          # epoch, train_loss, valid_loss, metrics..., time
+        self.widths = [max(len(n), 8) for n in self.names]
+        self.write('  '.join(n.rjust(w) for n, w in zip(self.names, self.widths)))
+        self.old_logger, self.learn.logger = self.learn.logger, self._line
+    def _line(self, log):
+        if len(log) < len(self.names): return                  # an epoch skipped when resuming
+        cells = [f'{log[0] + 1}/{self.n_epoch}'] + ['-' if v is None else f'{v:.4f}' if isinstance(v, float) else str(v) for v in log[1:]]
+        self.write('  '.join(c.rjust(w) for c, w in zip(cells, self.widths)))
+    def after_fit(self): self.learn.logger = self.old_logger

@@ -13,7 +13,7 @@ nb = json.loads(nb_path.read_text())
 
 def results_output()->dict:
     "The results cell's output: the table of every results file, as Markdown."
-    from terminator_nb.benchmark import read_results, results_table, markdown_table
+    from terminator_nb.results import read_results, results_table, markdown_table
     md = markdown_table(results_table(read_results(root/'nbs'/'results')))
     return {'data': {'text/markdown': md.splitlines(True), 'text/plain': ['<IPython.core.display.Markdown object>']},
             'execution_count': None, 'metadata': {}, 'output_type': 'execute_result'}
