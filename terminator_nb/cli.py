@@ -18,11 +18,12 @@ from .benchmark import find_allocator
 from .results import check_results_file, append_result
 from .release import load_release_checkpoint
 from .model import n_params, terminator_for, VARIANTS, BATCH_INDEPENDENT
-from .scale import PRECISIONS, set_precision, distributed_ctx, CheckpointCallback, resume, load_checkpoint, CheckpointError
+from .scale import PRECISIONS, set_precision, distributed_ctx, CheckpointCallback, resume, load_checkpoint, CheckpointError, SessionCSVLogger
 
 # %% auto #0
-__all__ = ['RUN_FILES', 'train_parser', 'UsageError', 'check_args', 'default_out', 'check_out', 'pick_device', 'build_model',
-           'make_learner', 'hardware', 'plural', 'plot_curves', 'validate_only', 'train', 'preload_allocator', 'main']
+__all__ = ['RUN_FILES', 'RUN_ARGS', 'train_parser', 'UsageError', 'check_args', 'default_out', 'check_out', 'pick_device',
+           'build_model', 'run_args', 'make_learner', 'hardware', 'plural', 'plot_curves', 'validate_only', 'train',
+           'preload_allocator', 'main']
 
 # %% ../nbs/11_cli.ipynb #f90881f8
 class _Parser(argparse.ArgumentParser):
@@ -80,6 +81,8 @@ def train_parser()->argparse.ArgumentParser:
     a('--resume', action='store_true', help='continue the run in the output folder from its checkpoint')
     a('--overwrite', action='store_true', help='replace the run already in the output folder')
     a('--checkpoint-every', type=int, default=1, help='save a checkpoint every N epochs (and after the last)')
+    a('--time-limit', type=float, default=None, metavar='MINUTES', help='stop, after a checkpoint, at the end of the epoch after which one more '
+      'would pass this many minutes; the same command with --resume continues (a run longer than one session)')
     a('--no-bar', action='store_true', help='no progress bar, a header and one line per epoch instead (always so when the output is not a terminal)')
     return p
 
@@ -124,6 +127,7 @@ def check_args(args):
     if args.permuted and not args.seq and args.dataset != 'mnist1d': raise UsageError("--permuted permutes pixel sequences: add --seq")
     if args.threads is not None and args.threads < 1: raise UsageError(f"--threads must be at least 1, got {args.threads}")
     if args.checkpoint_every < 1: raise UsageError(f"--checkpoint-every must be at least 1, got {args.checkpoint_every}")
+    if args.time_limit is not None and not args.time_limit > 0: raise UsageError(f"--time-limit must be a positive number of minutes, got {args.time_limit}")
     if args.resume and args.overwrite: raise UsageError("--resume continues the run in the output folder and --overwrite replaces it: use one of them")
     return args
 
@@ -170,9 +174,16 @@ def build_model(args, meta):
         except (KeyError, ValueError, TypeError) as e: raise UsageError(f"--init-from {args.init_from}: {str(e).strip(chr(34))}") from None
     return model.set_grad_checkpointing(args.recompute)           # a training choice: recompute blocks in the backward pass
 
+RUN_ARGS = ('dataset', 'seq', 'permuted', 'valid_pct', 'model', 'epochs', 'bs', 'lr', 'betas', 'pct_start', 'penalty', 'slow_loss', 'seed', 'perm_seed', 'precision')
+
+def run_args(args)->dict:
+    "The options that define a training run (besides the model's configuration): a resumed run must be given the same."
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in vars(args).items() if k in RUN_ARGS}
+
 def make_learner(args, dls, out:Path)->Learner:
     "The Terminator's learner (Kar3, slow loss, weight penalty) or, with `--model`, a baseline's (Adam, the same loss), writing to `out`."
-    kw = dict(path=out, model_dir='.', cbs=[CheckpointCallback(every=args.checkpoint_every)])
+    ck = CheckpointCallback(every=args.checkpoint_every, time_limit=None if args.time_limit is None else 60 * args.time_limit, options=run_args(args))
+    kw = dict(path=out, model_dir='.', cbs=[ck])
     if args.model == 'terminator':
         return terminator_learner(dls, build_model(args, dls_meta(dls)), lr=args.lr, betas=tuple(args.betas), slow_loss=args.slow_loss,
                                   penalty=args.penalty, **kw)
@@ -187,15 +198,16 @@ def hardware(device:torch.device)->str:
 
 def plural(n:int, word:str)->str: return f"{n} {word}{'' if n == 1 else 's'}"
 
-def plot_curves(learn, fn, title:str=''):
-    "Save training/validation loss and validation accuracy per epoch to `fn`, under `title`."
+def plot_curves(learn, fn, title:str='', values:list|None=None):
+    "Save training loss per batch, validation loss and accuracy per epoch (`values`: every epoch's, earlier sessions included) to `fn`, under `title`."
     import matplotlib; matplotlib.use('Agg', force=False)
     import matplotlib.pyplot as plt
     rec = learn.recorder
-    vals = [v for v in rec.values if len(v) >= 3]                # epochs skipped on resume log nothing
+    vals = values or [v for v in rec.values if len(v) >= 3]       # epochs skipped on resume log nothing
     fig, axs = plt.subplots(1, 2, figsize=(10, 3.5))
-    axs[0].plot(list(range(len(rec.losses))), [float(l) for l in rec.losses], alpha=.4, label='train (per batch)')
-    n_b = len(rec.losses) / max(len(vals), 1)
+    n_b = len(rec.losses) / max(sum(len(v) >= 3 for v in rec.values), 1)   # batches per epoch
+    first = (len(vals) - sum(len(v) >= 3 for v in rec.values)) * n_b        # this session's batches come after the earlier ones'
+    axs[0].plot([first + i for i in range(len(rec.losses))], [float(l) for l in rec.losses], alpha=.4, label='train (per batch, this session)')
     axs[0].plot([n_b * (i + 1) for i in range(len(vals))], [v[1] for v in vals], 'o-', label='valid')
     axs[0].set_xlabel('batch'); axs[0].set_ylabel('loss'); axs[0].legend()
     axs[1].plot(range(1, len(vals) + 1), [v[2] for v in vals], 'o-')
@@ -233,16 +245,22 @@ def train(args)->dict:
     set_precision(learn, args.precision)
     out.mkdir(parents=True, exist_ok=True)
     start = 0
+    ck_cb = learn.cbs.filter(lambda cb: isinstance(cb, CheckpointCallback))[0]
     if args.resume:
         try: start = resume(learn, n_epoch=args.epochs)
         except CheckpointError as e: raise UsageError(str(e))
+        saved = load_checkpoint(out/'checkpoint.pth').get('options') or {}
+        diff = [k for k in RUN_ARGS if k in saved and saved[k] != ck_cb.options[k]]
+        if diff: raise UsageError(f"--resume: the run was started with {', '.join(f'{k}={saved[k]!r}' for k in diff)}, "
+                                  f"this command has {', '.join(f'{k}={ck_cb.options[k]!r}' for k in diff)}: resume with the run's options")
         say(f"terminator_train: resuming from the checkpoint after epoch {start} of {args.epochs}")
     if args.epochs == 0: return validate_only(learn, out, say, not args.no_bar and sys.stdout.isatty())   # --init-from, no training
     lr = args.lr
     if args.lr_find:
         with learn.removed_cbs(learn.cbs.filter(lambda cb: isinstance(cb, CheckpointCallback))), learn.no_bar(), learn.no_logging(): lr = float(learn.lr_find(show_plot=False).valley)
         say(f"terminator_train: lr_find chose the step size {lr:.3g}")
-    if rank0: learn.add_cb(CSVLogger(fname=str(out/'metrics.csv'), append=args.resume))
+        ck_cb.options['lr'] = lr                                       # what --resume must be given: --lr, the chosen value
+    if rank0: learn.add_cb(SessionCSVLogger(fname=str(out/'metrics.csv'), append=args.resume))
     dependent = args.model == 'terminator' and not model.config.batch_independent
     say(f"terminator_train: {args.dataset} {meta['size']} ({meta['in_channels']} ch, {meta['n_classes']} classes), "
         f"{args.model} with {n_params(model):,} parameters{' (batch-dependent)' if dependent else ''}, "
@@ -253,17 +271,21 @@ def train(args)->dict:
     if not bar and rank0: learn.add_cb(EpochLines())
     with distributed_ctx(learn), (contextlib.nullcontext() if bar else learn.no_bar()):
         learn.fit_one_cycle(args.epochs, lr, pct_start=args.pct_start, start_epoch=start)
-    secs = time.time() - t0
-    vals = [v for v in learn.recorder.values if len(v) >= 3] or load_checkpoint(out/'checkpoint.pth')['values']   # skipped epochs log nothing
+    ck = load_checkpoint(out/'checkpoint.pth')                     # every epoch so far and the time, earlier sessions included
+    vals, secs = ck['values'], ck.get('seconds', time.time() - t0)
     acc = float(vals[-1][2])
+    if ck_cb.stopped is not None:                                   # --time-limit: a run to continue, not a result
+        say(f"terminator_train: stopped at the time limit after epoch {ck_cb.stopped + 1} of {args.epochs} (validation accuracy {acc:.4f}, "
+            f"{secs / 60:.0f} minutes so far); the checkpoint is saved: the same command with --resume continues")
+        return dict(stopped_after=ck_cb.stopped + 1, epochs=args.epochs, valid_accuracy=acc, seconds=secs, checkpoint=out/'checkpoint.pth')
     summary = dict(dataset=args.dataset, task=default_out(args).name, model=args.model + ('-batch-dependent' if dependent else ''), params=n_params(model), seed=args.seed,
-                   epochs=args.epochs, bs=args.bs, lr=lr, seconds=secs, valid_accuracy=acc, test_accuracy=None, hardware=hardware(device),
+                   epochs=args.epochs, bs=args.bs, lr=lr, seconds=secs, cpu_seconds=ck.get('cpu_seconds'), valid_accuracy=acc, test_accuracy=None, hardware=hardware(device),
                    learner=out/'learner.pkl', metrics=out/'metrics.csv', curves=out/'curves.png', checkpoint=out/'checkpoint.pth')
     if not rank0: return summary
-    learn.remove_cbs([CSVLogger, EpochLines])
+    learn.remove_cbs([SessionCSVLogger, EpochLines])
     if any(len(v) >= 3 for v in learn.recorder.values):
         plot_curves(learn, out/'curves.png', f"{summary['task']}, {summary['model']} ({summary['params']:,} parameters), seed {args.seed}: "
-                                             "training loss, validation loss and accuracy")
+                                             "training loss, validation loss and accuracy", values=vals)
     if args.test:                                       # once, after every choice was made on the validation split
                                                         # (after the curves: validate() replaces the recorder's values)
         test_dl = get_dls(args.dataset, valid_pct=None, **data).valid

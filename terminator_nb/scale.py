@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_scale.ipynb #eaca7978
 from __future__ import annotations
-import os, random, hashlib, io, pickle
+import os, random, hashlib, io, pickle, time
 from dataclasses import asdict, is_dataclass
 from contextlib import contextmanager
 import numpy as np
@@ -12,13 +12,13 @@ import torch
 from fastai.basics import *
 from fastai.callback.fp16 import MixedPrecision, AMPMode
 from fastai.distributed import DistributedDL, DistributedTrainer
-from fastai.callback.progress import ProgressCallback
+from fastai.callback.progress import ProgressCallback, CSVLogger
 from .learner import plain_state, unwrap
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'AnyBackendDistributedDL', 'AnyBackendDistributedTrainer', 'distributed_ctx', 'AnyDeviceMixedPrecision',
            'set_precision', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'CheckpointCallback',
-           'check_checkpoint_fits', 'resume']
+           'check_checkpoint_fits', 'SessionCSVLogger', 'resume']
 
 # %% ../nbs/13_scale.ipynb #4e30328b
 def _group_device():
@@ -121,19 +121,31 @@ def _config(model)->dict|None:
     return asdict(cfg) if is_dataclass(cfg) else None
 
 class CheckpointCallback(Callback):
-    "Save model, its configuration, optimiser, epoch and RNG states after every `every` epochs to `learn.path/fname` (rank 0 only)."
+    "Save model, configuration, optimiser, epoch, RNG states, the curve and the (CPU) time so far every `every` epochs to `learn.path/fname` (rank 0 only); stop after a save when `time_limit` seconds would be passed."
     order = 65   # after the Recorder has logged the epoch
-    def __init__(self, fname='checkpoint.pth', every:int=1): self.fname, self.every = fname, every
+    def __init__(self, fname='checkpoint.pth', every:int=1,
+                 time_limit:float|None=None, # seconds: stop, after a checkpoint, at the end of the epoch after which one more would pass this
+                 options:dict|None=None): # what else defines the run (e.g. the command's step size and batch size), saved as is
+        self.fname, self.every, self.time_limit, self.options = fname, every, time_limit, options
+        self.earlier = dict(values=[], seconds=0., cpu_seconds=0.)   # what the sessions before this one did (`resume` sets it)
     @property
     def path(self): return Path(self.learn.path)/self.fname
-    def before_epoch(self): self.trained = False
+    def before_fit(self): self.t0, self.c0, self.longest, self.stopped = time.time(), time.process_time(), 0., None
+    def before_epoch(self): self.trained, self.t_epoch = False, time.time()
     def after_train(self): self.trained = True             # epochs skipped when resuming are not saved again
     def after_epoch(self):
-        if not self.trained or (self.epoch + 1) % self.every and self.epoch + 1 != self.n_epoch: return
-        if rank_distrib() == 0:
-            save_checkpoint(dict(epoch=self.epoch, n_epoch=self.n_epoch, model=unwrap(self.learn.model).state_dict(),
-                                 config=_config(self.learn.model), opt=self.learn.opt.state_dict(), rng=_rng_state(self.learn),
-                                 values=[list(map(float, v[:3])) for v in self.learn.recorder.values]), self.path)
+        if not self.trained: return
+        now = time.time(); self.longest = max(self.longest, now - self.t_epoch)
+        last = self.epoch + 1 == self.n_epoch
+        stop = self.time_limit is not None and not last and now - self.t0 + self.longest > self.time_limit
+        if stop or last or (self.epoch + 1) % self.every == 0:
+            if rank_distrib() == 0:
+                save_checkpoint(dict(epoch=self.epoch, n_epoch=self.n_epoch, model=unwrap(self.learn.model).state_dict(),
+                                     config=_config(self.learn.model), opt=self.learn.opt.state_dict(), rng=_rng_state(self.learn),
+                                     values=self.earlier['values'] + [list(map(float, v[:3])) for v in self.learn.recorder.values if len(v) >= 3],
+                                     seconds=self.earlier['seconds'] + now - self.t0, options=self.options,       # wall-clock and CPU time (all threads)
+                                     cpu_seconds=self.earlier['cpu_seconds'] + time.process_time() - self.c0), self.path)
+        if stop: self.stopped = self.epoch; raise CancelFitException
 
 _SAME_WEIGHTS = ('impl',)   # configuration fields that do not change what the weights mean (how blocks compute)
 
@@ -155,6 +167,19 @@ def check_checkpoint_fits(model:nn.Module, ck:dict, fname='the checkpoint'):
         raise CheckpointError(f"{fname} does not fit this model ({len(bad)} tensors differ, e.g. {what}): "
                               f"resume with the options of that run, or start this one in another folder")
 
+class SessionCSVLogger(CSVLogger):
+    "fastai's `CSVLogger` for a run in sessions: with `append`, the header only in a new file and no lines for the epochs a resumed session skips."
+    def before_fit(self):
+        if hasattr(self, "gather_preds"): return
+        f = self.path/self.fname; f.parent.mkdir(parents=True, exist_ok=True)
+        new = not (self.append and f.exists() and f.stat().st_size > 0)
+        self.file = f.open('a' if self.append else 'w')
+        if new: self.file.write(','.join(self.recorder.metric_names) + '\n')
+        self.old_logger, self.learn.logger = self.logger, self._write_line
+    def _write_line(self, log):
+        if len(log) < len(self.recorder.metric_names): return self.old_logger(log)   # an epoch skipped when resuming
+        super()._write_line(log)
+
 def resume(learn:Learner, fname='checkpoint.pth', n_epoch:int|None=None)->int:
     "Load the checkpoint into `learn` (model, optimiser, RNG states) after checking it fits; return the epoch to start from."
     path = Path(learn.path)/fname
@@ -167,4 +192,6 @@ def resume(learn:Learner, fname='checkpoint.pth', n_epoch:int|None=None)->int:
     if learn.opt is None: learn.create_opt()
     learn.opt.load_state_dict(ck['opt'])
     _set_rng_state(learn, ck['rng'])
+    for cb in learn.cbs.filter(lambda cb: isinstance(cb, CheckpointCallback)):   # the next save continues the curve and the clock
+        cb.earlier = dict(values=ck['values'][:ck['epoch'] + 1], seconds=ck.get('seconds', 0.), cpu_seconds=ck.get('cpu_seconds', 0.))
     return ck['epoch'] + 1
