@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_cli.ipynb #2966a4de
 from __future__ import annotations
-import argparse, csv, os, sys, time, json, platform, warnings, contextlib
+import argparse, csv, os, sys, time, json, warnings, contextlib
 from pathlib import Path
 # fastai's import triggers a torch deprecation warning that a console user cannot act on
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
@@ -15,14 +15,14 @@ from .data import get_dls, dls_meta, KNOWN, REAL, LAYOUTS
 from .learner import terminator_learner, check_model_fits, EpochLines
 from .baselines import BASELINES, baseline_learner
 from .benchmark import find_allocator
-from .results import check_results_file, append_result
+from .results import check_results_file, append_result, hardware   # the results files' hardware label
 from .release import load_release_checkpoint
 from .model import n_params, terminator_for, VARIANTS, BATCH_INDEPENDENT
 from .scale import PRECISIONS, set_precision, distributed_ctx, CheckpointCallback, resume, load_checkpoint, CheckpointError, SessionCSVLogger
 
 # %% auto #0
 __all__ = ['RUN_FILES', 'RUN_ARGS', 'train_parser', 'UsageError', 'check_args', 'default_out', 'check_out', 'pick_device',
-           'build_model', 'run_args', 'make_learner', 'hardware', 'plural', 'plot_curves', 'validate_only', 'train',
+           'build_model', 'run_args', 'make_learner', 'plural', 'plot_curves', 'validate_only', 'train',
            'preload_allocator', 'main']
 
 # %% ../nbs/11_cli.ipynb #f90881f8
@@ -190,11 +190,6 @@ def make_learner(args, dls, out:Path)->Learner:
     size = dict(hidden=args.hidden, widths=tuple(args.widths) if args.widths else None, ks=args.ks,
                 chrono=dls_meta(dls)['size'][0] if args.chrono else None)
     return baseline_learner(dls, args.model, lr=args.lr, size={k: v for k, v in size.items() if v is not None}, clip=args.clip, **kw)
-
-def hardware(device:torch.device)->str:
-    "The device a run used, as a results table names it: the GPU's name, or the CPU's architecture and torch's thread count."
-    if device.type == 'cuda': return torch.cuda.get_device_name(device)
-    return f"CPU ({platform.machine()}), {torch.get_num_threads()} thread{'s' if torch.get_num_threads() > 1 else ''}"
 
 def plural(n:int, word:str)->str: return f"{n} {word}{'' if n == 1 else 's'}"
 
