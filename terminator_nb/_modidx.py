@@ -54,6 +54,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'terminator_nb.cli.plural': ('cli.html#plural', 'terminator_nb/cli.py'),
                                    'terminator_nb.cli.preload_allocator': ('cli.html#preload_allocator', 'terminator_nb/cli.py'),
                                    'terminator_nb.cli.run_args': ('cli.html#run_args', 'terminator_nb/cli.py'),
+                                   'terminator_nb.cli.run_model_name': ('cli.html#run_model_name', 'terminator_nb/cli.py'),
                                    'terminator_nb.cli.train': ('cli.html#train', 'terminator_nb/cli.py'),
                                    'terminator_nb.cli.train_parser': ('cli.html#train_parser', 'terminator_nb/cli.py'),
                                    'terminator_nb.cli.validate_only': ('cli.html#validate_only', 'terminator_nb/cli.py')},

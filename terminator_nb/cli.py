@@ -17,13 +17,13 @@ from .baselines import BASELINES, baseline_learner
 from .benchmark import find_allocator
 from .results import check_results_file, append_result, hardware   # the results files' hardware label
 from .release import load_release_checkpoint
-from .model import n_params, terminator_for, VARIANTS, BATCH_INDEPENDENT
+from .model import n_params, terminator_for, VARIANTS, BATCH_INDEPENDENT, TerminatorConfig
 from .scale import PRECISIONS, set_precision, distributed_ctx, CheckpointCallback, resume, load_checkpoint, CheckpointError, SessionCSVLogger
 
 # %% auto #0
 __all__ = ['RUN_FILES', 'RUN_ARGS', 'train_parser', 'UsageError', 'check_args', 'default_out', 'check_out', 'pick_device',
-           'build_model', 'run_args', 'make_learner', 'plural', 'plot_curves', 'validate_only', 'train',
-           'preload_allocator', 'main']
+           'build_model', 'run_args', 'make_learner', 'run_model_name', 'plural', 'plot_curves', 'validate_only',
+           'train', 'preload_allocator', 'main']
 
 # %% ../nbs/11_cli.ipynb #f90881f8
 class _Parser(argparse.ArgumentParser):
@@ -59,6 +59,7 @@ def train_parser()->argparse.ArgumentParser:
                                                         "the architecture comes from it; fine-tune it, or only validate it with --epochs 0")
     a('--recompute', action='store_true', help='recompute every block but the last in the backward pass: less memory, more time')
     a('--bottleneck-init', default='orthogonal', choices=('orthogonal', 'kaiming_normal'), help="initial bottleneck weights: Kaiming's draw made orthogonal, or the release's Kaiming-normal (`05_sfne`)")
+    a('--omega0', type=float, default=TerminatorConfig.omega0, help="frequency scale ω0 of every slow net's filters (the release's; `01_slownet`, `20b_exp_aliasing`)")
     a('--epochs', type=int, default=20, help='training epochs')
     a('--bs', type=int, default=64, help='batch size')
     a('--lr', type=float, default=1.215e-3, help='Kar3 step size (Adam for a baseline)')
@@ -99,7 +100,7 @@ def check_args(args):
     if args.model != 'terminator':
         given = [o for o, v in [('--init-from', args.init_from), ('--arch', args.arch != 'auto'), ('--global-mode', args.global_mode),
                                 ('--batch-dependent', args.batch_dependent), ('--recompute', args.recompute),
-                                ('--bottleneck-init', args.bottleneck_init != 'orthogonal')] if v]
+                                ('--bottleneck-init', args.bottleneck_init != 'orthogonal'), ('--omega0', args.omega0 != TerminatorConfig.omega0)] if v]
         if given: raise UsageError(f"{', '.join(given)} {'configures' if len(given) == 1 else 'configure'} the Terminator, not the {args.model} baseline: drop them or use --model terminator")
     for opt, v, models in [('--hidden', args.hidden, ('gru', 'lstm')), ('--chrono', args.chrono or None, ('gru', 'lstm')), ('--widths', args.widths, ('cnn',)), ('--ks', args.ks, ('cnn',))]:
         if v is not None and args.model not in models: raise UsageError(f"{opt} is an option of the {' or '.join(models)} baseline: add --model {models[0]} or drop {opt}")
@@ -117,9 +118,11 @@ def check_args(args):
         if args.resume: raise UsageError("--init-from starts a new run from a release checkpoint and --resume continues a run of ours: use one of them")
         if args.arch != 'auto': raise UsageError("--init-from takes the architecture from the checkpoint: drop --arch")
         if args.bottleneck_init != 'orthogonal': raise UsageError("--init-from takes the weights from the checkpoint: drop --bottleneck-init")
+        if args.omega0 != TerminatorConfig.omega0: raise UsageError("--init-from takes the weights from the checkpoint: drop --omega0")
         if args.epochs == 0 and not args.batch_dependent:
             raise UsageError("--epochs 0 validates the release's model as it is, which uses batch statistics and batch-shared kernels: "
                              "add --batch-dependent (a batch-independent model needs training first)")
+    if not args.omega0 > 0: raise UsageError(f"--omega0 must be positive, got {args.omega0}")
     if not args.lr > 0: raise UsageError(f"--lr must be positive, got {args.lr}")
     if not all(0 <= b < 1 for b in args.betas): raise UsageError(f"--betas must be in [0, 1), got {args.betas}")
     if not 0 <= args.pct_start < 1: raise UsageError(f"--pct-start must be in [0, 1), got {args.pct_start}")
@@ -166,7 +169,8 @@ def build_model(args, meta):
     "The `--arch` variant for the data in `meta`, batch-independent unless `--batch-dependent`, with the configuration options of `args`."
     kw = {} if args.batch_dependent else dict(BATCH_INDEPENDENT)
     kw |= {k: v for k, v in dict(global_mode=args.global_mode).items() if v is not None}
-    if not args.init_from: model = terminator_for(args.arch, meta['in_channels'], meta['size'], meta['n_classes'], bottleneck_init=args.bottleneck_init, **kw)
+    if not args.init_from: model = terminator_for(args.arch, meta['in_channels'], meta['size'], meta['n_classes'], bottleneck_init=args.bottleneck_init,
+                                                        omega0=args.omega0, **kw)
     else:
         try:
             model = load_release_checkpoint(args.init_from, **kw)
@@ -190,6 +194,11 @@ def make_learner(args, dls, out:Path)->Learner:
     size = dict(hidden=args.hidden, widths=tuple(args.widths) if args.widths else None, ks=args.ks,
                 chrono=dls_meta(dls)['size'][0] if args.chrono else None)
     return baseline_learner(dls, args.model, lr=args.lr, size={k: v for k, v in size.items() if v is not None}, clip=args.clip, **kw)
+
+def run_model_name(args, dependent:bool=False)->str:
+    "The model's name in a results row: `--model`, with `-batch-dependent` and a `--omega0` other than the release's appended."
+    omega0 = f"-omega0-{args.omega0:g}" if args.model == 'terminator' and args.omega0 != TerminatorConfig.omega0 else ''
+    return args.model + ('-batch-dependent' if dependent else '') + omega0
 
 def plural(n:int, word:str)->str: return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -273,7 +282,7 @@ def train(args)->dict:
         say(f"terminator_train: stopped at the time limit after epoch {ck_cb.stopped + 1} of {args.epochs} (validation accuracy {acc:.4f}, "
             f"{secs / 60:.0f} minutes so far); the checkpoint is saved: the same command with --resume continues")
         return dict(stopped_after=ck_cb.stopped + 1, epochs=args.epochs, valid_accuracy=acc, seconds=secs, checkpoint=out/'checkpoint.pth')
-    summary = dict(dataset=args.dataset, task=default_out(args).name, model=args.model + ('-batch-dependent' if dependent else ''), params=n_params(model), seed=args.seed,
+    summary = dict(dataset=args.dataset, task=default_out(args).name, model=run_model_name(args, dependent), params=n_params(model), seed=args.seed,
                    epochs=args.epochs, bs=args.bs, lr=lr, seconds=secs, cpu_seconds=ck.get('cpu_seconds'), valid_accuracy=acc, test_accuracy=None, hardware=hardware(device),
                    learner=out/'learner.pkl', metrics=out/'metrics.csv', curves=out/'curves.png', checkpoint=out/'checkpoint.pth')
     if not rank0: return summary

@@ -34,10 +34,10 @@ class RGU(nn.Module):
 # %% ../nbs/04_interactions.ipynb #8c1dd115
 class HyperChannelInteraction(nn.Module):
     "Rescale channels by `σ((y ⊙ w_c) ⊙ y)`, `y` the spatial mean of `x`, `w_c` from a channel slow net."
-    def __init__(self, channels:int, hidden:int=32, n_layers:int=2):
+    def __init__(self, channels:int, hidden:int=32, n_layers:int=2, omega0:float=2000.):
         super().__init__()
         self.channels = channels
-        self.slow = SlowNet((channels,), 1, hidden, n_layers)      # 1 1 c
+        self.slow = SlowNet((channels,), 1, hidden, n_layers, omega0)      # 1 1 c
 
     def score(self, x:Tensor)->Tensor:
         "The channel score before the sigmoid: `b c 1..` (broadcasts against `x`)."
@@ -51,10 +51,10 @@ class HyperChannelInteraction(nn.Module):
 # %% ../nbs/04_interactions.ipynb #508097a0
 class HyperInteraction(nn.Module):
     "Filter `x` by `σ(s_s ⊙ s_c)`: channel and spatial scores of `o` from two slow nets."
-    def __init__(self, channels:int, size:tuple, hidden_channel:int=16, hidden_spatial:int=64, n_layers:int=2):
+    def __init__(self, channels:int, size:tuple, hidden_channel:int=16, hidden_spatial:int=64, n_layers:int=2, omega0:float=2000.):
         super().__init__()
-        self.channel = HyperChannelInteraction(channels, hidden_channel, n_layers)
-        self.spatial = SlowNet(tuple(size), 1, hidden_spatial, n_layers)    # 1 1 *s
+        self.channel = HyperChannelInteraction(channels, hidden_channel, n_layers, omega0)
+        self.spatial = SlowNet(tuple(size), 1, hidden_spatial, n_layers, omega0)    # 1 1 *s
 
     def scores(self, o:Tensor)->tuple:
         "The spatial score `b 1 *s` and the channel score `b c 1..` of `o`."

@@ -39,6 +39,7 @@ class TerminatorConfig:
     hidden_hci:int = 32                       # hyper-channel interaction slow-net width (`kernel_gc`)
     hidden_hi_channel:int = 16                # hyper interaction, channel slow net (`kernel_gc_hi`)
     hidden_hi_spatial:int = 64                # hyper interaction, spatial slow net (`kernel_gs_hi`)
+    omega0:float = 2000.                      # frequency scale ω0 of every slow net's filters (release `omega_0`; `20b_exp_aliasing` lowers it)
 
     def __post_init__(self):
         self.size = tuple(self.size)
@@ -55,6 +56,7 @@ class TerminatorConfig:
         if self.global_mode == 'matmul' and (len(self.size) != 2 or self.size[0] != self.size[1]):
             raise ValueError(f"global_mode='matmul' needs a square 2D input, got size {self.size}: use global_mode='conv'")
         if self.global_mode not in ('matmul', 'conv'): raise ValueError(f"unknown global_mode {self.global_mode!r}: use 'matmul' or 'conv'")
+        if not self.omega0 > 0: raise ValueError(f"omega0 must be positive, got {self.omega0}")
         if self.block_std not in ('gibs', 'bs'): raise ValueError(f"unknown block_std {self.block_std!r}: use 'gibs' (release) or 'bs'")
 
     @property
@@ -86,7 +88,8 @@ class Terminator(nn.Module):
         self.blocks = nn.ModuleList([
             SFNEBlock(w[i], cfg.size, cfg.factors[i], cfg.global_layers[i], cfg.dropout[i], len(cfg.skips[i]),
                       cfg.local_sizes, cfg.global_mode, cfg.per_sample, cfg.running_stats, cfg.block_std,
-                      cfg.hidden_global, cfg.hidden_local, cfg.hidden_hci, cfg.hidden_hi_channel, cfg.hidden_hi_spatial, impl=cfg.impl, bottleneck_init=cfg.bottleneck_init)
+                      cfg.hidden_global, cfg.hidden_local, cfg.hidden_hci, cfg.hidden_hi_channel, cfg.hidden_hi_spatial, impl=cfg.impl, bottleneck_init=cfg.bottleneck_init,
+                      omega0=cfg.omega0)
             for i in range(len(cfg.factors))])
         self.head = nn.Linear(w[-1], cfg.n_classes)
         nn.init.kaiming_normal_(self.head.weight); nn.init.zeros_(self.head.bias)

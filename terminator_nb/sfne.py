@@ -18,9 +18,9 @@ from .interactions import RGU, HyperChannelInteraction, HyperInteraction, si_glu
 class LocalBranch(nn.Module):
     "Kernel generated from a context `z`, slid over features `y`, then 1×1 mix, BS, GELU and a scalar bias."
     def __init__(self, channels:int, kernel_size:int, data_dim:int=2, hidden:int=32, n_layers:int=2,
-                 per_sample:bool=False, running_stats:bool=False):
+                 per_sample:bool=False, running_stats:bool=False, omega0:float=2000.):
         super().__init__()
-        self.slow = LocalSlowNet(channels, kernel_size, data_dim, hidden, n_layers, per_sample)
+        self.slow = LocalSlowNet(channels, kernel_size, data_dim, hidden, n_layers, per_sample, omega0=omega0)
         self.mix = conv1x1(channels, channels, data_dim, 'kaiming_normal', bias=0.)
         self.bs = BatchStd(channels, running_stats)
         self.bias = nn.Parameter(torch.zeros(1))
@@ -50,7 +50,8 @@ class SFNEBlock(nn.Module):
     def __init__(self, channels:int, size:tuple, factor:int=2, global_layers:int=2, dropout:float=0., n_skips:int=0,
                  local_sizes:tuple=(3, 9, 5, 7), global_mode:str='matmul', per_sample:bool=False, running_stats:bool=False,
                  block_std:str='gibs', hidden_global:int=64, hidden_local:int=32, hidden_hci:int=32, hidden_hi_channel:int=16,
-                 hidden_hi_spatial:int=64, interaction_layers:int=2, local_layers:int=2, impl:str='fast', bottleneck_init:str='orthogonal'):
+                 hidden_hi_spatial:int=64, interaction_layers:int=2, local_layers:int=2, impl:str='fast', bottleneck_init:str='orthogonal',
+                 omega0:float=2000.):
         super().__init__()
         self.channels, self.size, self.n_skips, self.global_mode, self.impl = channels, tuple(size), n_skips, global_mode, impl
         c = channels
@@ -61,12 +62,12 @@ class SFNEBlock(nn.Module):
         if block_std not in ('gibs', 'bs'): raise ValueError(f"unknown block_std {block_std!r}: use 'gibs' (G-IBS, release) or 'bs' (batch standardisation)")
         if impl not in BLOCK_IMPLS: raise ValueError(f"unknown impl {impl!r}: use one of {', '.join(map(repr, BLOCK_IMPLS))}")
         if len(local_sizes) != len(LOCAL): raise ValueError(f"local_sizes needs {len(LOCAL)} kernel sides, one per local branch {LOCAL}, got {tuple(local_sizes)}")
-        self.slow = SlowNet(self.size, c, hidden_global, global_layers)
+        self.slow = SlowNet(self.size, c, hidden_global, global_layers, omega0)
         self.rgu_slow, self.rgu_fast = RGU(c, self.size), RGU(c, self.size)
         self.mixer = conv1x1(c, c, d, 'kaiming_normal', bias=0.)
-        self.hci = HyperChannelInteraction(c, hidden_hci, interaction_layers)
-        self.local = nn.ModuleList([LocalBranch(c, k, d, hidden_local, local_layers, per_sample, running_stats) for k in local_sizes])
-        self.hi = HyperInteraction(c, self.size, hidden_hi_channel, hidden_hi_spatial, interaction_layers)
+        self.hci = HyperChannelInteraction(c, hidden_hci, interaction_layers, omega0)
+        self.local = nn.ModuleList([LocalBranch(c, k, d, hidden_local, local_layers, per_sample, running_stats, omega0) for k in local_sizes])
+        self.hi = HyperInteraction(c, self.size, hidden_hi_channel, hidden_hi_spatial, interaction_layers, omega0)
         self.bottleneck = conv1x1((len(BRANCHES) + n_skips)*c, factor*c, d, bottleneck_init, bias=0.)   # 'orthogonal' or the release's 'kaiming_normal'
         # the output standardisation keeps the release's name `gibs` (also when it is plain BS, for the ablation)
         self.gibs = GIBS(factor*c, running_stats=running_stats) if block_std == 'gibs' else BatchStd(factor*c, running_stats)
