@@ -34,7 +34,7 @@ def _name_error(col, name):
     from terminator_nb.data import KNOWN
     from terminator_nb.baselines import BASELINES
     ok = {'task': lambda v: re.fullmatch(rf"({'|'.join(KNOWN)})(-seq)?(-permuted)?", v),
-          'model': lambda v: re.fullmatch(rf"({'|'.join(('terminator',) + BASELINES)})(-[a-z0-9-]+)?", v),
+          'model': lambda v: re.fullmatch(rf"({'|'.join(('terminator',) + BASELINES)})(-[a-z0-9.-]+)?", v),
           'hardware': lambda v: not v.startswith('CPU') or re.fullmatch(r'CPU \(\S+\), \d+ threads?', v)}[col]
     if ok(str(name)): return None
     return {'task': f"a dataset ({', '.join(KNOWN)}) + optional -seq + optional -permuted",
