@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_model.ipynb #f7e4655d
 from __future__ import annotations
-import warnings, weakref
+import warnings, weakref, itertools, operator
 from dataclasses import dataclass, replace
 import torch
 import torch.nn as nn
@@ -50,9 +50,8 @@ class TerminatorConfig:
         for k in ('global_layers', 'dropout', 'skips'):
             if len(getattr(self, k)) != n: raise ValueError(f"{k} has {len(getattr(self, k))} entries but factors has {n}: give one per block")
         if len(self.local_sizes) != len(LOCAL): raise ValueError(f"local_sizes needs {len(LOCAL)} kernel sides, one per local branch {LOCAL}, got {self.local_sizes}")
-        for i, s in enumerate(self.skips):   # widths are cumulative products, so an earlier output always tiles
-            for j in s:
-                if not 0 <= j < i: raise ValueError(f"block {i} can only concatenate outputs of earlier blocks 0..{i-1}, got {j}")
+        bad = [(i, j) for i, s in enumerate(self.skips) for j in s if not 0 <= j < i]   # widths are cumulative products: an earlier output always tiles
+        if bad: raise ValueError(f"block {bad[0][0]} can only concatenate outputs of earlier blocks 0..{bad[0][0]-1}, got {bad[0][1]}")
         if self.global_mode == 'matmul' and (len(self.size) != 2 or self.size[0] != self.size[1]):
             raise ValueError(f"global_mode='matmul' needs a square 2D input, got size {self.size}: use global_mode='conv'")
         if self.global_mode not in ('matmul', 'conv'): raise ValueError(f"unknown global_mode {self.global_mode!r}: use 'matmul' or 'conv'")
@@ -68,9 +67,7 @@ class TerminatorConfig:
     @property
     def widths(self):
         "Channels entering each block, then the output width: `(c_0, ..., c_n)`."
-        w = [self.in_channels]
-        for f in self.factors: w.append(w[-1] * f)
-        return tuple(w)
+        return tuple(itertools.accumulate(self.factors, operator.mul, initial=self.in_channels))
 
 BATCH_INDEPENDENT = dict(per_sample=True, running_stats=True)   # the fields that make predictions batch-independent
 
@@ -88,8 +85,7 @@ class Terminator(nn.Module):
         self.blocks = nn.ModuleList([
             SFNEBlock(w[i], cfg.size, cfg.factors[i], cfg.global_layers[i], cfg.dropout[i], len(cfg.skips[i]),
                       cfg.local_sizes, cfg.global_mode, cfg.per_sample, cfg.running_stats, cfg.block_std,
-                      cfg.hidden_global, cfg.hidden_local, cfg.hidden_hci, cfg.hidden_hi_channel, cfg.hidden_hi_spatial, impl=cfg.impl, bottleneck_init=cfg.bottleneck_init,
-                      omega0=cfg.omega0)
+                      cfg.hidden_global, cfg.hidden_local, cfg.hidden_hci, cfg.hidden_hi_channel, cfg.hidden_hi_spatial, impl=cfg.impl, bottleneck_init=cfg.bottleneck_init, omega0=cfg.omega0)
             for i in range(len(cfg.factors))])
         self.head = nn.Linear(w[-1], cfg.n_classes)
         nn.init.kaiming_normal_(self.head.weight); nn.init.zeros_(self.head.bias)

@@ -50,8 +50,7 @@ class SFNEBlock(nn.Module):
     def __init__(self, channels:int, size:tuple, factor:int=2, global_layers:int=2, dropout:float=0., n_skips:int=0,
                  local_sizes:tuple=(3, 9, 5, 7), global_mode:str='matmul', per_sample:bool=False, running_stats:bool=False,
                  block_std:str='gibs', hidden_global:int=64, hidden_local:int=32, hidden_hci:int=32, hidden_hi_channel:int=16,
-                 hidden_hi_spatial:int=64, interaction_layers:int=2, local_layers:int=2, impl:str='fast', bottleneck_init:str='orthogonal',
-                 omega0:float=2000.):
+                 hidden_hi_spatial:int=64, interaction_layers:int=2, local_layers:int=2, impl:str='fast', bottleneck_init:str='orthogonal', omega0:float=2000.):
         super().__init__()
         self.channels, self.size, self.n_skips, self.global_mode, self.impl = channels, tuple(size), n_skips, global_mode, impl
         c = channels
