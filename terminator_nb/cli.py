@@ -209,8 +209,9 @@ def plot_curves(learn, fn, title:str='', values:list|None=None):
     rec = learn.recorder
     vals = values or [v for v in rec.values if len(v) >= 3]       # epochs skipped on resume log nothing
     fig, axs = plt.subplots(1, 2, figsize=(10, 3.5))
-    n_b = len(rec.losses) / max(sum(len(v) >= 3 for v in rec.values), 1)   # batches per epoch
-    first = (len(vals) - sum(len(v) >= 3 for v in rec.values)) * n_b        # this session's batches come after the earlier ones'
+    done = sum(len(v) >= 3 for v in rec.values)                # epochs trained in this session
+    n_b = len(rec.losses) / max(done, 1)                       # batches per epoch
+    first = (len(vals) - done) * n_b                           # this session's batches come after the earlier ones'
     axs[0].plot([first + i for i in range(len(rec.losses))], [float(l) for l in rec.losses], alpha=.4, label='train (per batch, this session)')
     axs[0].plot([n_b * (i + 1) for i in range(len(vals))], [v[1] for v in vals], 'o-', label='valid')
     axs[0].set_xlabel('batch'); axs[0].set_ylabel('loss'); axs[0].legend()
@@ -275,8 +276,9 @@ def train(args)->dict:
     if not bar and rank0: learn.add_cb(EpochLines())
     with distributed_ctx(learn), (contextlib.nullcontext() if bar else learn.no_bar()):
         learn.fit_one_cycle(args.epochs, lr, pct_start=args.pct_start, start_epoch=start)
-    ck = load_checkpoint(out/'checkpoint.pth')                     # every epoch so far and the time, earlier sessions included
-    vals, secs = ck['values'], ck.get('seconds', time.time() - t0)
+    ck = load_checkpoint(out/'checkpoint.pth') if rank0 else \
+         dict(values=[list(map(float, v[:3])) for v in learn.recorder.values if len(v) >= 3], seconds=time.time() - t0)   # rank 0 writes it
+    vals, secs = ck['values'], ck['seconds']                       # every epoch so far and the time, earlier sessions included
     acc = float(vals[-1][2])
     if ck_cb.stopped is not None:                                   # --time-limit: a run to continue, not a result
         say(f"terminator_train: stopped at the time limit after epoch {ck_cb.stopped + 1} of {args.epochs} (validation accuracy {acc:.4f}, "
