@@ -253,11 +253,7 @@ def train(args)->dict:
     ck_cb = learn.cbs.filter(lambda cb: isinstance(cb, CheckpointCallback))[0]
     if args.resume:
         try: start = resume(learn, n_epoch=args.epochs)
-        except CheckpointError as e: raise UsageError(str(e))
-        saved = load_checkpoint(out/'checkpoint.pth').get('options') or {}
-        diff = [k for k in RUN_ARGS if k in saved and saved[k] != ck_cb.options[k]]
-        if diff: raise UsageError(f"--resume: the run was started with {', '.join(f'{k}={saved[k]!r}' for k in diff)}, "
-                                  f"this command has {', '.join(f'{k}={ck_cb.options[k]!r}' for k in diff)}: resume with the run's options")
+        except CheckpointError as e: raise UsageError(str(e))      # another model, schedule or training option
         say(f"terminator_train: resuming from the checkpoint after epoch {start} of {args.epochs}")
     if args.epochs == 0: return validate_only(learn, out, say, not args.no_bar and sys.stdout.isatty())   # --init-from, no training
     lr = args.lr

@@ -188,10 +188,16 @@ def resume(learn:Learner, fname='checkpoint.pth', n_epoch:int|None=None)->int:
         raise CheckpointError(f"the checkpoint is from a run of {ck['n_epoch']} epochs, this one has {n_epoch}: "
                               f"the learning-rate schedule would not match (use --epochs {ck['n_epoch']})")
     check_checkpoint_fits(learn.model, ck, f"the checkpoint {path}")
+    cbs = learn.cbs.filter(lambda cb: isinstance(cb, CheckpointCallback))
+    for cb in cbs:                                                         # the run's other options (step size, batch size, ...) too
+        saved, ours = ck.get('options') or {}, cb.options or {}
+        diff = [k for k in saved if k in ours and saved[k] != ours[k]]
+        if diff: raise CheckpointError(f"the run was started with {', '.join(f'{k}={saved[k]!r}' for k in diff)}, "
+                                       f"this command has {', '.join(f'{k}={ours[k]!r}' for k in diff)}: resume with the run's options")
     unwrap(learn.model).load_state_dict(ck['model'])
     if learn.opt is None: learn.create_opt()
     learn.opt.load_state_dict(ck['opt'])
     _set_rng_state(learn, ck['rng'])
-    for cb in learn.cbs.filter(lambda cb: isinstance(cb, CheckpointCallback)):   # the next save continues the curve and the clock
+    for cb in cbs:                                                         # the next save continues the curve and the clock
         cb.earlier = dict(values=ck['values'][:ck['epoch'] + 1], seconds=ck.get('seconds', 0.), cpu_seconds=ck.get('cpu_seconds', 0.))
     return ck['epoch'] + 1
